@@ -1,0 +1,114 @@
+/* config: the one configuration of a tabphone process.
+ *
+ * Sources, later ones win: embedded defaults, then the INI file (--config), then environment
+ * overrides TABPHONE_<SECTION>_<KEY> (e.g. TABPHONE_SERVER_LISTEN) and, for named sections,
+ * TABPHONE_<KIND>_<NAME>_<KEY> (e.g. TABPHONE_ACCOUNT_ALICE_PASSWORD; NAME upper-cased, every
+ * character that is not a letter or digit written as '_'). Every key is documented in README
+ * and tabphone.conf.example.
+ *
+ * Ownership: config_load fills a config the caller owns; config_free releases everything in it.
+ * After loading, the config is read-only and may be read from any thread. */
+#ifndef TABPHONE_CORE_CONFIG_H
+#define TABPHONE_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+typedef enum { SIP_TRANSPORT_UDP = 0, SIP_TRANSPORT_TCP, SIP_TRANSPORT_TLS } sip_transport;
+
+const char *sip_transport_name(sip_transport transport); /* "udp", "tcp", "tls" */
+bool sip_transport_parse(const char *text, sip_transport *out);
+
+/* A host:port a server listens on. host is a numeric IPv4/IPv6 address ("::1", "0.0.0.0"). */
+typedef struct config_listen {
+  char *host;
+  int port;
+} config_listen;
+
+/* [account NAME]: a SIP identity configured by the operator. Its password never leaves the
+ * server (not to the browser, not to a log). */
+typedef struct config_account {
+  char *name;           /* section name, e.g. "alice" */
+  char *uri;            /* sip:alice@example.com (address of record); NULL for "direct" */
+  char *username;       /* digest auth user; defaults to the URI user part */
+  char *password;       /* may be NULL (no auth) */
+  char *display_name;   /* From display name, may be NULL */
+  char *registrar;      /* REGISTER target, e.g. sip:pbx.example.com:5060; defaults to the
+                           URI's domain */
+  char *proxy;          /* outbound proxy for every request, may be NULL */
+  sip_transport transport;
+  bool do_register;     /* "register = yes|no": no = a trunk that only sends/receives calls */
+  bool direct;          /* the built-in "direct" account: calls go straight to the URI's host */
+  int expires;          /* requested registration lifetime, seconds */
+  char **codecs;        /* allowed codecs, NULL-terminated, lowercase: opus, pcmu, pcma, g722 */
+  int line;             /* where the section starts in the file (0 = embedded/env) */
+} config_account;
+
+/* [user NAME]: a person who may log in from a browser tab. */
+typedef struct config_user {
+  char *name;
+  char *password_hash;  /* "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>" */
+  char **accounts;      /* account names this user may use, NULL-terminated; "*" = all */
+  bool byo_accounts;    /* may register bring-your-own accounts (if [sip] allows them) */
+  int line;
+} config_user;
+
+typedef struct config {
+  char *path;                  /* file the config came from, NULL = embedded defaults */
+
+  /* [server] */
+  config_listen *listen;       /* HTTPS + WSS listeners */
+  size_t listen_count;
+  config_listen *http_listen;  /* optional plain HTTP listeners (loopback only), for tests */
+  size_t http_listen_count;
+  char *cert_file;             /* PEM certificate (chain) */
+  char *key_file;              /* PEM private key */
+  char *web_root;              /* directory served at / */
+  char **allowed_origins;      /* NULL-terminated; empty = same origin as the Host header */
+  int session_idle_timeout;    /* seconds without any frame before a session is closed */
+  int login_timeout;           /* seconds an unauthenticated socket may stay open */
+
+  /* [sip] */
+  config_listen sip_listen;    /* UDP + TCP listener for SIP */
+  char *public_ip;             /* address to put in Contact/SDP when behind 1:1 NAT, or NULL */
+  char *user_agent;
+  bool byo_accounts;           /* tabs may register accounts of their own */
+  char **byo_domains;          /* NULL-terminated list of allowed domains; "*" = any */
+  int register_retry_min;      /* seconds: first retry after a failed registration */
+  int register_retry_max;      /* seconds: backoff cap */
+  int shutdown_timeout;        /* seconds SIGTERM waits for un-REGISTERs before exiting */
+
+  /* [log] */
+  log_level log_level;
+
+  config_account *accounts;    /* includes the built-in "direct" account when enabled */
+  size_t account_count;
+  config_user *users;
+  size_t user_count;
+} config;
+
+/* Loads defaults, then path (NULL = none), then the environment (envp, NULL-terminated
+ * "KEY=value" strings; pass environ). Validates everything, including that the certificate and
+ * key files exist and that open mode (no [user]) only listens on loopback.
+ * On error returns false and writes one line into err: "FILE:LINE: key 'x': what is wrong". */
+bool config_load(config *out, const char *path, char *const *envp, char *err, size_t err_len);
+
+void config_free(config *cfg);
+
+/* True when no [user] exists: no login, allowed only while every listener is on loopback. */
+bool config_open_mode(const config *cfg);
+
+const config_account *config_find_account(const config *cfg, const char *name);
+const config_user *config_find_user(const config *cfg, const char *name);
+
+/* May user (NULL in open mode = the local user, who may use everything) use account? */
+bool config_user_may_use(const config *cfg, const config_user *user, const char *account_name);
+
+/* Is domain allowed for bring-your-own accounts? Case-insensitive; "*" allows any. */
+bool config_byo_domain_allowed(const config *cfg, const char *domain);
+
+bool config_listen_is_loopback(const config_listen *listen);
+
+#endif

@@ -1,1 +1,219 @@
-int main(void){return 0;}
+/* tabphone: place and take phone calls from a browser tab through any SIP provider.
+ *
+ * main owns the process: command line, configuration, the control thread's GMainLoop, the
+ * order in which layers start and stop, and signals. Startup order: config -> log -> sip agent
+ * (binds SIP) -> hub (server account registrations) -> http (binds HTTPS/WSS) -> first REGISTERs.
+ * Shutdown (SIGINT/SIGTERM) runs in reverse: close every WebSocket (sessions free their own
+ * registrations), free the server registrations, let the SIP agent un-REGISTER everything
+ * (bounded by [sip] shutdown_timeout), then free what is left. A second signal exits at once.
+ *
+ * Exit status: 0 clean stop, 1 runtime failure, 2 configuration or startup error. */
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "auth/password.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http/server.h"
+#include "signal/hub.h"
+#include "sip/agent.h"
+
+extern char **environ;
+
+enum { EXIT_CONFIG = 2 };
+
+/* Everything the running process owns; lives on main's stack. */
+typedef struct process {
+  config cfg;
+  GMainLoop *loop;
+  sip_agent *agent;
+  hub *hub;
+  http_server *http;
+  bool stopping;
+} process;
+
+static void print_usage(FILE *out) {
+  fputs("usage: tabphone [--config FILE] [--check-config] [--version] [--help]\n"
+        "       tabphone --hash-password   (reads a password from stdin, prints its hash)\n"
+        "\n"
+        "  --config FILE    INI configuration (see tabphone.conf.example); without it the\n"
+        "                   embedded defaults run: https://localhost:8443/, open mode on loopback\n"
+        "  --check-config   validate the configuration and exit (status 0 ok, 2 bad)\n"
+        "  --hash-password  print a password_hash for a [user] section\n"
+        "  --version        print the version\n"
+        "\n"
+        "Environment: TABPHONE_<SECTION>_<KEY> overrides a key, e.g. TABPHONE_SERVER_LISTEN,\n"
+        "TABPHONE_ACCOUNT_<NAME>_PASSWORD.\n",
+        out);
+}
+
+/* Reads one line without echo when stdin is a terminal. */
+static bool read_password(char *buf, size_t len) {
+  bool tty = isatty(STDIN_FILENO);
+  struct termios saved, quiet;
+  if (tty) {
+    fputs("password: ", stderr);
+    tcgetattr(STDIN_FILENO, &saved);
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  bool ok = fgets(buf, (int)len, stdin) != NULL;
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    fputs("\n", stderr);
+  }
+  if (ok) buf[strcspn(buf, "\r\n")] = '\0';
+  return ok && buf[0] != '\0';
+}
+
+static int hash_password_command(void) {
+  char password[1024];
+  char hash[256];
+  if (!read_password(password, sizeof password)) {
+    fputs("tabphone: no password given on stdin\n", stderr);
+    return EXIT_CONFIG;
+  }
+  bool ok = password_hash(password, PASSWORD_DEFAULT_ITERATIONS, hash, sizeof hash);
+  OPENSSL_cleanse(password, sizeof password);
+  if (!ok) {
+    fputs("tabphone: could not hash the password\n", stderr);
+    return 1;
+  }
+  printf("%s\n", hash);
+  return 0;
+}
+
+/* ---- shutdown ---------------------------------------------------------------------------- */
+
+static void on_sip_shutdown_done(void *user_data) {
+  process *p = user_data;
+  g_main_loop_quit(p->loop);
+}
+
+static gboolean on_stop_signal(gpointer user_data) {
+  process *p = user_data;
+  if (p->stopping) {
+    log_warn("main", NULL, NULL, "second signal: exiting without waiting");
+    _exit(1);
+  }
+  p->stopping = true;
+  log_info("main", NULL, NULL, "stopping: closing sessions and unregistering accounts");
+  http_server_free(p->http); /* closes every WebSocket; sessions release their registrations */
+  p->http = NULL;
+  hub_free(p->hub);
+  p->hub = NULL;
+  sip_agent_shutdown(p->agent, on_sip_shutdown_done, p);
+  return G_SOURCE_CONTINUE; /* a second signal must still be seen */
+}
+
+/* ---- startup ----------------------------------------------------------------------------- */
+
+static void log_startup(const config *cfg) {
+  for (size_t i = 0; i < cfg->listen_count; i++) {
+    const config_listen *l = &cfg->listen[i];
+    bool v6 = strchr(l->host, ':') != NULL;
+    log_info("main", NULL, NULL, "listening on https://%s%s%s:%d/", v6 ? "[" : "", l->host,
+             v6 ? "]" : "", l->port);
+  }
+  for (size_t i = 0; i < cfg->http_listen_count; i++)
+    log_info("main", NULL, NULL, "plain HTTP (tests only) on http://%s:%d/",
+             cfg->http_listen[i].host, cfg->http_listen[i].port);
+  if (config_open_mode(cfg))
+    log_info("main", NULL, NULL, "open mode: no login (allowed because every listener is on "
+             "loopback); add [user] sections to serve other machines");
+  log_info("main", NULL, NULL, "SIP on %s:%d, %zu account(s), %zu user(s), web root %s",
+           cfg->sip_listen.host, cfg->sip_listen.port, cfg->account_count, cfg->user_count,
+           cfg->web_root);
+}
+
+static int run(process *p) {
+  char err[512];
+  GMainContext *context = g_main_context_default();
+  p->loop = g_main_loop_new(context, FALSE);
+
+  p->agent = sip_agent_new(&p->cfg, context, err, sizeof err);
+  if (!p->agent) {
+    fprintf(stderr, "tabphone: %s\n", err);
+    return EXIT_CONFIG;
+  }
+  p->hub = hub_new(&p->cfg, p->agent);
+  ws_handlers handlers = hub_ws_handlers(p->hub);
+  p->http = http_server_new(&p->cfg, p->loop, &handlers, err, sizeof err);
+  if (!p->http) {
+    fprintf(stderr, "tabphone: %s\n", err);
+    hub_free(p->hub);
+    sip_agent_shutdown(p->agent, on_sip_shutdown_done, p);
+    g_main_loop_run(p->loop);
+    sip_agent_free(p->agent);
+    g_main_loop_unref(p->loop);
+    return EXIT_CONFIG;
+  }
+  log_startup(&p->cfg);
+  hub_start(p->hub);
+
+  guint sigint = g_unix_signal_add(SIGINT, on_stop_signal, p);
+  guint sigterm = g_unix_signal_add(SIGTERM, on_stop_signal, p);
+  g_main_loop_run(p->loop);
+  g_source_remove(sigint);
+  g_source_remove(sigterm);
+
+  sip_agent_free(p->agent);
+  g_main_loop_unref(p->loop);
+  log_info("main", NULL, NULL, "stopped");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *config_path = NULL;
+  bool check_only = false;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--config") == 0 && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (strncmp(arg, "--config=", 9) == 0) {
+      config_path = arg + 9;
+    } else if (strcmp(arg, "--check-config") == 0) {
+      check_only = true;
+    } else if (strcmp(arg, "--version") == 0) {
+      printf("tabphone %s\n", TABPHONE_VERSION);
+      return 0;
+    } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      print_usage(stdout);
+      return 0;
+    } else if (strcmp(arg, "--hash-password") == 0) {
+      return hash_password_command();
+    } else {
+      fprintf(stderr, "tabphone: unknown argument '%s'\n", arg);
+      print_usage(stderr);
+      return EXIT_CONFIG;
+    }
+  }
+
+  process p = {0};
+  char err[768];
+  if (!config_load(&p.cfg, config_path, environ, err, sizeof err)) {
+    fprintf(stderr, "tabphone: %s\n", err);
+    return EXIT_CONFIG;
+  }
+  if (check_only) {
+    printf("%s: configuration OK (%zu account(s), %zu user(s)%s)\n",
+           config_path ? config_path : "embedded defaults", p.cfg.account_count,
+           p.cfg.user_count, config_open_mode(&p.cfg) ? ", open mode on loopback" : "");
+    config_free(&p.cfg);
+    return 0;
+  }
+  signal(SIGPIPE, SIG_IGN); /* a peer closing a socket must not kill the process */
+  log_init(p.cfg.log_level);
+  int status = run(&p);
+  config_free(&p.cfg);
+  return status;
+}

@@ -1,1 +1,144 @@
-/* placeholder: being written */
+/* hub: see hub.h. */
+#include "signal/hub.h"
+
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "signal/protocol.h"
+#include "signal/session.h"
+
+typedef struct server_account {
+  hub *hub;
+  const config_account *account; /* borrowed from cfg */
+  registration *reg;             /* owned; NULL for register = no */
+} server_account;
+
+struct hub {
+  const config *cfg;
+  sip_agent *agent;
+  GPtrArray *sessions;        /* session*, borrowed: a session removes itself when it ends */
+  server_account *accounts;   /* one per cfg->accounts entry */
+  size_t account_count;
+};
+
+/* ---- server account registrations -------------------------------------------------------- */
+
+static json_t *registration_message(const char *field, const registration_event *event) {
+  json_t *msg = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "type", "registration", field,
+                          event->key, "state", registration_state_name(event->state), "code",
+                          event->code, "reason", event->reason ? event->reason : "",
+                          "expires", event->expires);
+  if (event->retry_in > 0) json_object_set_new(msg, "retry_in", json_integer(event->retry_in));
+  return msg;
+}
+
+static void on_server_account_event(void *user_data, const registration_event *event) {
+  server_account *sa = user_data;
+  hub *h = sa->hub;
+  for (guint i = 0; i < h->sessions->len; i++) {
+    session *s = g_ptr_array_index(h->sessions, i);
+    if (session_may_use_account(s, sa->account->name))
+      session_send(s, registration_message("account", event));
+  }
+}
+
+static void create_account_registration(hub *h, server_account *sa) {
+  const config_account *acc = sa->account;
+  if (!acc->do_register || acc->direct) return;
+  registration_params params = {
+      .key = acc->name, .uri = acc->uri, .username = acc->username, .password = acc->password,
+      .display_name = acc->display_name, .registrar = acc->registrar, .proxy = acc->proxy,
+      .transport = acc->transport, .expires = acc->expires};
+  char err[256];
+  sa->reg = registration_new(h->agent, &params, on_server_account_event, sa, err, sizeof err);
+  if (!sa->reg) log_error("sip", acc->name, NULL, "account cannot register: %s", err);
+}
+
+hub *hub_new(const config *cfg, sip_agent *agent) {
+  hub *h = g_new0(hub, 1);
+  h->cfg = cfg;
+  h->agent = agent;
+  h->sessions = g_ptr_array_new();
+  h->account_count = cfg->account_count;
+  h->accounts = g_new0(server_account, cfg->account_count ? cfg->account_count : 1);
+  for (size_t i = 0; i < cfg->account_count; i++) {
+    h->accounts[i].hub = h;
+    h->accounts[i].account = &cfg->accounts[i];
+    create_account_registration(h, &h->accounts[i]);
+  }
+  return h;
+}
+
+void hub_start(hub *h) {
+  for (size_t i = 0; i < h->account_count; i++) {
+    if (h->accounts[i].reg) registration_start(h->accounts[i].reg);
+  }
+}
+
+void hub_free(hub *h) {
+  if (!h) return;
+  for (size_t i = 0; i < h->account_count; i++) registration_free(h->accounts[i].reg);
+  g_free(h->accounts);
+  g_ptr_array_free(h->sessions, TRUE);
+  g_free(h);
+}
+
+const config *hub_config(const hub *h) { return h->cfg; }
+sip_agent *hub_sip_agent(const hub *h) { return h->agent; }
+void hub_add_session(hub *h, session *s) { g_ptr_array_add(h->sessions, s); }
+void hub_remove_session(hub *h, session *s) { g_ptr_array_remove_fast(h->sessions, s); }
+
+registration *hub_account_registration(const hub *h, const char *account_name) {
+  for (size_t i = 0; i < h->account_count; i++) {
+    if (strcmp(h->accounts[i].account->name, account_name) == 0) return h->accounts[i].reg;
+  }
+  return NULL;
+}
+
+json_t *hub_account_status(const hub *h, const char *account_name) {
+  registration *reg = hub_account_registration(h, account_name);
+  if (!reg) return json_pack("{s:s}", "state", "not_registering");
+  const char *reason = registration_last_reason(reg);
+  return json_pack("{s:s, s:i, s:s, s:i}", "state",
+                   registration_state_name(registration_get_state(reg)), "code",
+                   registration_last_code(reg), "reason", reason ? reason : "", "expires",
+                   registration_expires(reg));
+}
+
+/* ---- http glue --------------------------------------------------------------------------- */
+
+static void *on_open(void *app, ws_conn *conn, const char *peer) {
+  return session_new(app, conn, peer);
+}
+static void on_text(void *conn_data, const char *text, size_t len) {
+  session_on_text(conn_data, text, len);
+}
+static void on_bad_frame(void *conn_data, ws_frame_problem problem) {
+  session_on_bad_frame(conn_data, problem);
+}
+static void on_close(void *conn_data) { session_on_close(conn_data); }
+
+static char *health_json(void *app) {
+  hub *h = app;
+  json_t *registrations = json_object();
+  for (size_t i = 0; i < h->account_count; i++) {
+    registration *reg = h->accounts[i].reg;
+    if (reg)
+      json_object_set_new(registrations, h->accounts[i].account->name,
+                          json_string(registration_state_name(registration_get_state(reg))));
+  }
+  json_t *body = json_pack("{s:s, s:s, s:i, s:i, s:o}", "status", "ok", "version",
+                           TABPHONE_VERSION, "sessions", (json_int_t)h->sessions->len, "calls", 0,
+                           "registrations", registrations);
+  char *text = protocol_dump(body);
+  json_decref(body);
+  return text;
+}
+
+ws_handlers hub_ws_handlers(hub *h) {
+  return (ws_handlers){.app = h, .on_open = on_open, .on_text = on_text,
+                       .on_bad_frame = on_bad_frame, .on_close = on_close,
+                       .health_json = health_json};
+}

@@ -1,1 +1,500 @@
-/* placeholder: being written */
+/* session: see session.h.
+ *
+ * Reading order: lifecycle (new / close / refcount), timers, the dispatcher (one handler per
+ * message type), then the handlers: login, register / unregister, ping, and the call messages
+ * that this build does not carry out yet. */
+#include "signal/session.h"
+
+#include <gio/gio.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/password.h"
+#include "core/log.h"
+#include "signal/protocol.h"
+#include "sip/registration.h"
+
+enum {
+  MAX_FAILED_LOGINS = 3,     /* then the socket is closed */
+  MAX_INVALID_MESSAGES = 10, /* per session, then the socket is closed as abusive */
+  MAX_BYO_REGISTRATIONS = 4, /* per session */
+  WS_CLOSE_NORMAL = 1000,
+  WS_CLOSE_GOING_AWAY = 1001,
+  WS_CLOSE_POLICY = 1008,
+};
+
+/* A hash nobody's password matches: verified against when the user name is unknown, so that
+ * an unknown user costs the same time as a wrong password (no user enumeration by timing). */
+static const char UNKNOWN_USER_HASH[] =
+    "pbkdf2-sha256$200000$dGFicGhvbmUtZHVtbXktcw==$ftuGOOjx6pkBNEwnW/7UjHkUyo3Pf1NUnxMn+WytYrY=";
+
+typedef struct byo_registration {
+  session *owner;
+  registration *reg;
+  char *uri;
+} byo_registration;
+
+struct session {
+  int refs;              /* 1 for the connection + 1 per pending password check */
+  hub *hub;
+  ws_conn *conn;         /* NULL once the connection closed */
+  char id[17];
+  char subject[32];      /* "session <id>" for logs */
+  char peer[64];
+  bool logged_in;
+  bool login_pending;
+  const config_user *user; /* NULL in open mode */
+  char *user_name;
+  int failed_logins;
+  int invalid_messages;
+  guint login_timer;
+  guint idle_timer;
+  GPtrArray *byo;        /* byo_registration*, owned */
+};
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+static void byo_free(byo_registration *b) {
+  registration_free(b->reg); /* un-REGISTERs on its own if still registered */
+  g_free(b->uri);
+  g_free(b);
+}
+
+static void session_unref(session *s) {
+  if (--s->refs > 0) return;
+  g_free(s->user_name);
+  g_free(s);
+}
+
+static void close_connection(session *s, int status, const char *why) {
+  if (!s->conn) return;
+  log_info("ws", s->subject, s->peer, "closing: %s", why);
+  ws_conn_close(s->conn, status, why);
+}
+
+static gboolean on_login_timeout(gpointer data) {
+  session *s = data;
+  s->login_timer = 0;
+  close_connection(s, WS_CLOSE_POLICY, "login timeout");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean on_idle_timeout(gpointer data) {
+  session *s = data;
+  s->idle_timer = 0;
+  close_connection(s, WS_CLOSE_GOING_AWAY, "idle timeout");
+  return G_SOURCE_REMOVE;
+}
+
+static void restart_idle_timer(session *s) {
+  if (s->idle_timer) g_source_remove(s->idle_timer);
+  s->idle_timer = g_timeout_add_seconds((guint)hub_config(s->hub)->session_idle_timeout,
+                                        on_idle_timeout, s);
+}
+
+static void send_welcome(session *s, const json_t *request);
+
+session *session_new(hub *h, ws_conn *conn, const char *peer) {
+  session *s = g_new0(session, 1);
+  s->refs = 1;
+  s->hub = h;
+  s->conn = conn;
+  unsigned char raw[8];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    g_free(s);
+    return NULL;
+  }
+  for (size_t i = 0; i < sizeof raw; i++) snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
+  snprintf(s->subject, sizeof s->subject, "session %.8s", s->id);
+  g_strlcpy(s->peer, peer ? peer : "?", sizeof s->peer);
+  s->byo = g_ptr_array_new_with_free_func((GDestroyNotify)byo_free);
+  hub_add_session(h, s);
+  log_info("ws", s->subject, s->peer, "connected");
+  restart_idle_timer(s);
+
+  if (config_open_mode(hub_config(h))) {
+    s->logged_in = true;
+    s->user_name = g_strdup("local");
+    send_welcome(s, NULL);
+  } else {
+    s->login_timer = g_timeout_add_seconds((guint)hub_config(h)->login_timeout,
+                                           on_login_timeout, s);
+  }
+  return s;
+}
+
+void session_on_close(session *s) {
+  log_info("ws", s->subject, s->peer, "disconnected (%u bring-your-own registrations released)",
+           s->byo->len);
+  if (s->login_timer) g_source_remove(s->login_timer);
+  if (s->idle_timer) g_source_remove(s->idle_timer);
+  s->login_timer = s->idle_timer = 0;
+  hub_remove_session(s->hub, s);
+  g_ptr_array_free(s->byo, TRUE);
+  s->byo = NULL;
+  s->conn = NULL;
+  session_unref(s);
+}
+
+const char *session_id(const session *s) { return s->id; }
+
+void session_send(session *s, json_t *message) {
+  if (s->conn) {
+    char *text = protocol_dump(message);
+    if (text && !ws_conn_send_text(s->conn, text, strlen(text)))
+      close_connection(s, WS_CLOSE_POLICY, "tab is not reading its messages");
+    free(text);
+  }
+  json_decref(message);
+}
+
+bool session_may_use_account(const session *s, const char *account_name) {
+  return s->logged_in && config_user_may_use(hub_config(s->hub), s->user, account_name);
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+static void send_error(session *s, const json_t *request, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void send_error(session *s, const json_t *request, const char *code, const char *fmt, ...) {
+  char message[256];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(message, sizeof message, fmt, args);
+  va_end(args);
+  session_send(s, protocol_error_reply(request, code, message));
+}
+
+/* Adds the request's "id" to a reply, so the tab can match it. */
+static json_t *with_id(json_t *reply, const json_t *request) {
+  json_t *id = request ? json_object_get(request, "id") : NULL;
+  if (id) json_object_set(reply, "id", id);
+  return reply;
+}
+
+/* An invalid message: answered, counted, and after MAX_INVALID_MESSAGES the socket closes. */
+static void count_abuse(session *s) {
+  if (++s->invalid_messages >= MAX_INVALID_MESSAGES)
+    close_connection(s, WS_CLOSE_POLICY, "too many invalid messages");
+}
+
+/* ---- login ------------------------------------------------------------------------------- */
+
+static json_t *account_list(session *s) {
+  const config *cfg = hub_config(s->hub);
+  json_t *list = json_array();
+  for (size_t i = 0; i < cfg->account_count; i++) {
+    const config_account *acc = &cfg->accounts[i];
+    if (!config_user_may_use(cfg, s->user, acc->name)) continue;
+    json_t *entry = json_pack("{s:s, s:s?, s:s?, s:b, s:b, s:o}", "name", acc->name, "uri",
+                              acc->uri, "display_name", acc->display_name, "registers",
+                              acc->do_register && !acc->direct, "direct", acc->direct,
+                              "registration", hub_account_status(s->hub, acc->name));
+    json_array_append_new(list, entry);
+  }
+  return list;
+}
+
+static bool byo_allowed(const session *s) {
+  return hub_config(s->hub)->byo_accounts && (!s->user || s->user->byo_accounts);
+}
+
+static void send_welcome(session *s, const json_t *request) {
+  json_t *welcome = json_pack("{s:s, s:s, s:s, s:o, s:[], s:b, s:b, s:s}", "type", "welcome",
+                              "session", s->id, "user", s->user_name, "accounts", account_list(s),
+                              "ice_servers", "byo_accounts", byo_allowed(s), "open_mode",
+                              config_open_mode(hub_config(s->hub)), "version", TABPHONE_VERSION);
+  session_send(s, with_id(welcome, request));
+}
+
+typedef struct login_check {
+  session *s;
+  json_t *request;
+  char *password;
+  const char *hash; /* borrowed from config (or UNKNOWN_USER_HASH) */
+  const config_user *user;
+} login_check;
+
+static void login_check_free(login_check *check) {
+  if (check->password) {
+    OPENSSL_cleanse(check->password, strlen(check->password));
+    g_free(check->password);
+  }
+  json_decref(check->request);
+  g_free(check);
+}
+
+/* Worker thread: only the pure password check runs here. */
+static void run_password_check(GTask *task, gpointer source, gpointer data, GCancellable *c) {
+  (void)source;
+  (void)c;
+  login_check *check = data;
+  g_task_return_boolean(task, password_verify(check->password, check->hash));
+}
+
+static void on_password_checked(GObject *source, GAsyncResult *result, gpointer data) {
+  (void)source;
+  (void)data;
+  login_check *check = g_task_get_task_data(G_TASK(result));
+  session *s = check->s;
+  bool ok = g_task_propagate_boolean(G_TASK(result), NULL) && check->user;
+  s->login_pending = false;
+  if (s->conn) {
+    const char *user_name = protocol_string(check->request, "user");
+    if (ok) {
+      s->logged_in = true;
+      s->user = check->user;
+      s->user_name = g_strdup(check->user->name);
+      if (s->login_timer) g_source_remove(s->login_timer);
+      s->login_timer = 0;
+      log_info("auth", s->subject, s->peer, "user %s logged in", s->user_name);
+      send_welcome(s, check->request);
+    } else {
+      s->failed_logins++;
+      /* The user name is outside input: logged (sanitised by log), the password never. */
+      log_warn("auth", s->subject, s->peer, "login failed for user '%.64s' (%d of %d)",
+               user_name ? user_name : "", s->failed_logins, MAX_FAILED_LOGINS);
+      send_error(s, check->request, PROTO_ERR_LOGIN_FAILED, "wrong user name or password");
+      if (s->failed_logins >= MAX_FAILED_LOGINS)
+        close_connection(s, WS_CLOSE_POLICY, "too many failed logins");
+    }
+  }
+  session_unref(s);
+}
+
+static void handle_login(session *s, json_t *request) {
+  if (s->logged_in) {
+    send_error(s, request, PROTO_ERR_ALREADY_LOGGED_IN, "this session is already logged in");
+    return;
+  }
+  if (s->login_pending) {
+    send_error(s, request, PROTO_ERR_TOO_MANY, "a login is already being checked");
+    return;
+  }
+  const char *password = protocol_string(request, "password");
+  if (!password) {
+    send_error(s, request, PROTO_ERR_LOGIN_FAILED,
+               "token login is not enabled on this server; log in with user and password");
+    return;
+  }
+  login_check *check = g_new0(login_check, 1);
+  check->s = s;
+  check->request = json_incref(request);
+  check->password = g_strdup(password);
+  check->user = config_find_user(hub_config(s->hub), protocol_string(request, "user"));
+  check->hash = check->user ? check->user->password_hash : UNKNOWN_USER_HASH;
+  s->refs++;
+  s->login_pending = true;
+  GTask *task = g_task_new(NULL, NULL, on_password_checked, NULL);
+  g_task_set_task_data(task, check, (GDestroyNotify)login_check_free);
+  g_task_run_in_thread(task, run_password_check);
+  g_object_unref(task);
+}
+
+/* ---- registrations ----------------------------------------------------------------------- */
+
+static json_t *registration_reply(const char *field, const char *key, registration *reg) {
+  const char *reason = registration_last_reason(reg);
+  return json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "type", "registration", field, key, "state",
+                   registration_state_name(registration_get_state(reg)), "code",
+                   registration_last_code(reg), "reason", reason ? reason : "", "expires",
+                   registration_expires(reg));
+}
+
+static void handle_register_account(session *s, json_t *request, const char *name) {
+  const config *cfg = hub_config(s->hub);
+  const config_account *acc = config_find_account(cfg, name);
+  if (!acc || !config_user_may_use(cfg, s->user, name)) {
+    /* Same answer for "does not exist" and "not yours": account names are not disclosed. */
+    send_error(s, request, PROTO_ERR_UNKNOWN_ACCOUNT, "no account '%.64s' for this user", name);
+    return;
+  }
+  registration *reg = hub_account_registration(s->hub, name);
+  if (!reg) {
+    send_error(s, request, PROTO_ERR_NOT_ALLOWED,
+               "account '%s' does not register (it calls %s)", name,
+               acc->direct ? "SIP URIs directly" : "through a trunk");
+    return;
+  }
+  /* Server accounts stay registered on their own; a tab asking again after a failure gets a
+   * fresh attempt instead of waiting for the backoff. */
+  registration_state state = registration_get_state(reg);
+  if (state == REGISTRATION_FAILED || state == REGISTRATION_UNREGISTERED) registration_start(reg);
+  session_send(s, with_id(registration_reply("account", name, reg), request));
+}
+
+static void on_byo_event(void *user_data, const registration_event *event) {
+  byo_registration *b = user_data;
+  session *s = b->owner;
+  json_t *msg = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "type", "registration", "uri",
+                          event->key, "state", registration_state_name(event->state), "code",
+                          event->code, "reason", event->reason ? event->reason : "", "expires",
+                          event->expires);
+  if (event->retry_in > 0) json_object_set_new(msg, "retry_in", json_integer(event->retry_in));
+  session_send(s, msg);
+  if (event->state == REGISTRATION_UNREGISTERED && s->byo) {
+    /* An unregister the tab asked for is complete: forget the account. */
+    g_ptr_array_remove(s->byo, b);
+  }
+}
+
+static byo_registration *find_byo(session *s, const char *uri) {
+  for (guint i = 0; i < s->byo->len; i++) {
+    byo_registration *b = g_ptr_array_index(s->byo, i);
+    if (strcmp(b->uri, uri) == 0) return b;
+  }
+  return NULL;
+}
+
+/* "sip:alice@example.com;transport=tcp" -> "example.com" (lowercase not needed: compared
+ * case-insensitively). Returns a new string or NULL. */
+static char *uri_domain(const char *uri) {
+  const char *at = strchr(uri, '@');
+  if (!at) return NULL;
+  const char *start = at + 1;
+  size_t n = start[0] == '[' ? strcspn(start, "]") + 1 : strcspn(start, ":;>?");
+  return n ? g_strndup(start, n) : NULL;
+}
+
+static void handle_register_byo(session *s, json_t *request) {
+  const config *cfg = hub_config(s->hub);
+  const char *uri = protocol_string(request, "uri");
+  if (!byo_allowed(s)) {
+    send_error(s, request, PROTO_ERR_BYO_DISABLED,
+               "this server does not allow bring-your-own SIP accounts");
+    return;
+  }
+  char *domain = uri_domain(uri);
+  bool allowed = domain && config_byo_domain_allowed(cfg, domain);
+  if (!allowed) {
+    send_error(s, request, PROTO_ERR_DOMAIN_NOT_ALLOWED,
+               "SIP domain '%.64s' is not allowed on this server", domain ? domain : "");
+    g_free(domain);
+    return;
+  }
+  g_free(domain);
+  if (find_byo(s, uri)) {
+    send_error(s, request, PROTO_ERR_ALREADY_REGISTERED, "%.128s is already registered", uri);
+    return;
+  }
+  if (s->byo->len >= MAX_BYO_REGISTRATIONS) {
+    send_error(s, request, PROTO_ERR_TOO_MANY, "at most %d own accounts per tab",
+               MAX_BYO_REGISTRATIONS);
+    return;
+  }
+  sip_transport transport = SIP_TRANSPORT_UDP;
+  const char *transport_name = protocol_string(request, "transport");
+  if (transport_name) sip_transport_parse(transport_name, &transport);
+  json_t *expires = json_object_get(request, "expires");
+  registration_params params = {
+      .key = uri, .uri = uri, .username = protocol_string(request, "username"),
+      .password = protocol_string(request, "password"),
+      .display_name = protocol_string(request, "display_name"),
+      .registrar = protocol_string(request, "proxy"), .transport = transport,
+      .expires = expires ? (int)json_integer_value(expires) : 600};
+  byo_registration *b = g_new0(byo_registration, 1);
+  b->owner = s;
+  b->uri = g_strdup(uri);
+  char err[256];
+  b->reg = registration_new(hub_sip_agent(s->hub), &params, on_byo_event, b, err, sizeof err);
+  if (!b->reg) {
+    g_free(b->uri);
+    g_free(b);
+    send_error(s, request, PROTO_ERR_INVALID_FIELD, "%s", err);
+    return;
+  }
+  g_ptr_array_add(s->byo, b);
+  log_info("sip", s->subject, s->peer, "user %s registers own account %.128s", s->user_name, uri);
+  session_send(s, with_id(registration_reply("uri", uri, b->reg), request));
+  registration_start(b->reg);
+}
+
+static void handle_register(session *s, json_t *request) {
+  const char *account = protocol_string(request, "account");
+  if (account)
+    handle_register_account(s, request, account);
+  else
+    handle_register_byo(s, request);
+}
+
+static void handle_unregister(session *s, json_t *request) {
+  const char *account = protocol_string(request, "account");
+  if (account) {
+    send_error(s, request, PROTO_ERR_NOT_ALLOWED,
+               "server account '%.64s' stays registered for every user who may use it", account);
+    return;
+  }
+  const char *uri = protocol_string(request, "uri");
+  byo_registration *b = uri ? find_byo(s, uri) : NULL;
+  if (!b) {
+    send_error(s, request, PROTO_ERR_NOT_REGISTERED, "%.128s is not registered by this tab",
+               uri ? uri : "");
+    return;
+  }
+  session_send(s, with_id(json_pack("{s:s, s:s, s:s}", "type", "registration", "uri", uri,
+                                    "state", "unregistering"),
+                          request));
+  registration_stop(b->reg); /* the UNREGISTERED event removes it */
+}
+
+/* ---- the rest ---------------------------------------------------------------------------- */
+
+static void handle_ping(session *s, json_t *request) {
+  session_send(s, with_id(json_pack("{s:s}", "type", "pong"), request));
+}
+
+static void handle_pong(session *s, json_t *request) {
+  (void)s;
+  (void)request;
+}
+
+static void handle_call_message(session *s, json_t *request) {
+  send_error(s, request, PROTO_ERR_NOT_IMPLEMENTED,
+             "calls are not available in this build yet (registration only)");
+}
+
+typedef void (*message_handler)(session *s, json_t *request);
+
+static const message_handler handlers[MSG_TYPE_COUNT] = {
+    [MSG_LOGIN] = handle_login,           [MSG_REGISTER] = handle_register,
+    [MSG_UNREGISTER] = handle_unregister, [MSG_CALL] = handle_call_message,
+    [MSG_ACCEPT] = handle_call_message,   [MSG_REJECT] = handle_call_message,
+    [MSG_CANDIDATE] = handle_call_message,[MSG_HANGUP] = handle_call_message,
+    [MSG_DTMF] = handle_call_message,     [MSG_HOLD] = handle_call_message,
+    [MSG_RESUME] = handle_call_message,   [MSG_TRANSFER] = handle_call_message,
+    [MSG_PING] = handle_ping,             [MSG_PONG] = handle_pong,
+};
+
+void session_on_text(session *s, const char *text, size_t len) {
+  restart_idle_timer(s);
+  message_type type;
+  json_t *request = NULL;
+  protocol_error err;
+  if (!protocol_parse(text, len, &type, &request, &err)) {
+    session_send(s, protocol_error_reply(request, err.code, err.message));
+    json_decref(request);
+    count_abuse(s);
+    return;
+  }
+  if (!s->logged_in && type != MSG_LOGIN && type != MSG_PING) {
+    send_error(s, request, PROTO_ERR_NOT_LOGGED_IN, "log in first");
+    json_decref(request);
+    count_abuse(s);
+    return;
+  }
+  handlers[type](s, request);
+  json_decref(request);
+}
+
+void session_on_bad_frame(session *s, ws_frame_problem problem) {
+  restart_idle_timer(s);
+  if (problem == WS_FRAME_TOO_LARGE)
+    send_error(s, NULL, PROTO_ERR_FRAME_TOO_LARGE, "messages are limited to %d bytes",
+               WS_MAX_MESSAGE_BYTES);
+  else
+    send_error(s, NULL, PROTO_ERR_BINARY_FRAME, "only JSON text frames are understood");
+  count_abuse(s);
+}

@@ -1,0 +1,48 @@
+/* hub: the registry of live sessions and the owner of the server-configured SIP registrations.
+ *
+ * It is the glue between http (connections), sessions (one per connection) and sip
+ * (registrations): http's ws_handlers point here; registration events of server accounts are
+ * fanned out to every logged-in session whose user may use that account; /healthz is built
+ * here from the registry.
+ *
+ * Threading: control thread only.
+ * Ownership: hub_new returns a hub the caller frees with hub_free. The hub borrows cfg and
+ * agent (both must outlive it) and owns the sessions' list (not the sessions: each session is
+ * freed when its connection closes) and the server accounts' registrations. */
+#ifndef TABPHONE_SIGNAL_HUB_H
+#define TABPHONE_SIGNAL_HUB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/config.h"
+#include "http/server.h"
+#include "sip/agent.h"
+#include "sip/registration.h"
+
+typedef struct hub hub;
+typedef struct session session;
+
+hub *hub_new(const config *cfg, sip_agent *agent);
+
+/* Sends the first REGISTER of every server account with register = yes. */
+void hub_start(hub *hub);
+
+/* Frees the server registrations (the agent un-REGISTERs them during sip_agent_shutdown).
+ * Sessions must already be gone (http_server_free closes them). */
+void hub_free(hub *hub);
+
+/* The callbacks http calls; app = hub. */
+ws_handlers hub_ws_handlers(hub *hub);
+
+/* For sessions. */
+const config *hub_config(const hub *hub);
+sip_agent *hub_sip_agent(const hub *hub);
+void hub_add_session(hub *hub, session *s);
+void hub_remove_session(hub *hub, session *s);
+/* The registration of a server account, or NULL (register = no, or unknown). */
+registration *hub_account_registration(const hub *hub, const char *account_name);
+/* {"state","code","reason","expires"} of a server account (a new reference). */
+json_t *hub_account_status(const hub *hub, const char *account_name);
+
+#endif

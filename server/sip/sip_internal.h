@@ -1,0 +1,58 @@
+/* sip_internal: what the files of server/sip/ share and nothing outside server/sip/ sees.
+ *
+ * Every nua handle the agent creates carries a sip_handle_owner as its handle magic: the
+ * agent's one nua callback hands each handle event to owner->on_event. A registration embeds
+ * an owner as its first member; calls will do the same. A handle whose owner went away (a
+ * registration freed while still registered) is "adopted" by the agent until its un-REGISTER
+ * is answered.
+ *
+ * Threading: control thread only (sofia runs on the control thread's GMainContext).
+ */
+#ifndef TABPHONE_SIP_INTERNAL_H
+#define TABPHONE_SIP_INTERNAL_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+
+#include "core/config.h"
+#include "sip/agent.h"
+
+typedef struct sip_handle_owner sip_handle_owner;
+struct sip_handle_owner {
+  void (*on_event)(sip_handle_owner *self, nua_event_t event, int status, const char *phrase,
+                   const sip_t *sip);
+};
+
+nua_t *sip_agent_nua(sip_agent *agent);
+const config *sip_agent_config(sip_agent *agent);
+GMainContext *sip_agent_context(sip_agent *agent);
+/* The listening port (for matching our own Contact in REGISTER answers). */
+int sip_agent_port(sip_agent *agent);
+bool sip_agent_shutting_down(sip_agent *agent);
+
+/* Live registrations are tracked so that shutdown can un-REGISTER them. */
+void sip_agent_track(sip_agent *agent, registration *reg);
+void sip_agent_untrack(sip_agent *agent, registration *reg);
+
+/* Takes over nh (owner gone): the agent sends nothing itself, waits for the answer to the
+ * un-REGISTER already sent on nh, then destroys nh. Bounded by shutdown. */
+void sip_agent_adopt(sip_agent *agent, nua_handle_t *nh);
+
+/* Called by a registration when a state it reported may end a pending shutdown wait. */
+void sip_agent_registration_settled(sip_agent *agent);
+
+/* A GLib timer on the agent's context; returns the attached source (caller destroys it with
+ * sip_timer_cancel). */
+GSource *sip_timer_start(sip_agent *agent, unsigned ms, GSourceFunc fn, void *data);
+void sip_timer_cancel(GSource **timer);
+
+/* The transport name as written in a SIP URI parameter. */
+const char *sip_transport_param(sip_transport transport);
+
+#endif

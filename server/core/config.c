@@ -60,7 +60,7 @@ static const key_spec key_specs[] = {
     SRV("key", VALUE_STRING, key_file, 0, 0),
     SRV("web_root", VALUE_STRING, web_root, 0, 0),
     SRV("allowed_origins", VALUE_LIST, allowed_origins, 0, 0),
-    SRV("session_idle_timeout", VALUE_INT, session_idle_timeout, 10, 86400),
+    SRV("session_idle_timeout", VALUE_INT, session_idle_timeout, 2, 86400),
     SRV("login_timeout", VALUE_INT, login_timeout, 2, 3600),
     SIP("listen", VALUE_LISTEN, sip_listen, 0, 0),
     SIP("public_ip", VALUE_OPT_STRING, public_ip, 0, 0),

@@ -1,1 +1,336 @@
-/* placeholder: being written */
+/* agent: the one sofia-sip nua instance of the process, on the control thread's GMainContext.
+ *
+ * Life cycle:
+ *   sip_agent_new       su_init, su_glib root attached to the context, nua_create bound to
+ *                       [sip] listen (sip:HOST:PORT = UDP and TCP).
+ *   sip_agent_shutdown  phase 1: un-REGISTER every live registration and wait for the answers
+ *                       (adopted handles of freed registrations included); phase 2: nua_shutdown
+ *                       and wait for its final event. The whole is bounded by
+ *                       [sip] shutdown_timeout: done() is called then at the latest.
+ *   sip_agent_free      nua_destroy + su_root_destroy when nua_shutdown completed; otherwise (a
+ *                       request still pending when the deadline hit) the GSource is detached so
+ *                       sofia can never call back, and the nua is left to process exit (sofia
+ *                       refuses to destroy a nua whose shutdown did not finish).
+ *
+ * Event routing: every handle's magic is a sip_handle_owner (see sip_internal.h); handles with no
+ * owner are adopted un-REGISTERs that the agent finishes itself.
+ */
+#include "sip/agent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_glib.h>
+#include <sofia-sip/tport_tag.h>
+
+#include "core/log.h"
+#include "sip/registration.h"
+#include "sip/sip_internal.h"
+#include "sip/sofia_log.h"
+
+struct sip_agent {
+  const config *cfg;      /* borrowed; outlives the agent */
+  GMainContext *context;  /* borrowed */
+  su_home_t home[1];
+  su_root_t *root;
+  GSource *source;        /* our reference to the su_root's GSource */
+  nua_t *nua;
+  GPtrArray *registrations; /* live registrations (borrowed pointers) */
+  GPtrArray *adopted;       /* nua_handle_t* waiting for an un-REGISTER answer */
+
+  bool shutting_down;
+  bool nua_shutdown_sent;
+  bool nua_shutdown_done;
+  bool done_called;
+  void (*done)(void *user_data);
+  void *done_data;
+  GSource *phase_timer;   /* end of phase 1 */
+  GSource *deadline;      /* shutdown_timeout */
+};
+
+/* ---- small helpers used by the other files ---- */
+
+nua_t *sip_agent_nua(sip_agent *agent) { return agent->nua; }
+const config *sip_agent_config(sip_agent *agent) { return agent->cfg; }
+GMainContext *sip_agent_context(sip_agent *agent) { return agent->context; }
+int sip_agent_port(sip_agent *agent) { return agent->cfg->sip_listen.port; }
+bool sip_agent_shutting_down(sip_agent *agent) { return agent->shutting_down; }
+
+const char *sip_transport_param(sip_transport transport) {
+  switch (transport) {
+  case SIP_TRANSPORT_TCP: return "tcp";
+  case SIP_TRANSPORT_TLS: return "tls";
+  case SIP_TRANSPORT_UDP: break;
+  }
+  return "udp";
+}
+
+GSource *sip_timer_start(sip_agent *agent, unsigned ms, GSourceFunc fn, void *data) {
+  GSource *timer = g_timeout_source_new(ms);
+  g_source_set_callback(timer, fn, data, NULL);
+  g_source_attach(timer, agent->context);
+  return timer;
+}
+
+void sip_timer_cancel(GSource **timer) {
+  if (!*timer) return;
+  g_source_destroy(*timer);
+  g_source_unref(*timer);
+  *timer = NULL;
+}
+
+void sip_agent_track(sip_agent *agent, registration *reg) {
+  g_ptr_array_add(agent->registrations, reg);
+}
+
+void sip_agent_untrack(sip_agent *agent, registration *reg) {
+  g_ptr_array_remove(agent->registrations, reg);
+  sip_agent_registration_settled(agent);
+}
+
+void sip_agent_adopt(sip_agent *agent, nua_handle_t *nh) {
+  nua_handle_bind(nh, NULL);
+  g_ptr_array_add(agent->adopted, nh);
+}
+
+/* ---- shutdown ---- */
+
+static void finish_shutdown(sip_agent *agent) {
+  if (agent->done_called) return;
+  agent->done_called = true;
+  sip_timer_cancel(&agent->phase_timer);
+  sip_timer_cancel(&agent->deadline);
+  log_info("sip", NULL, NULL, "shutdown %s", agent->nua_shutdown_done ? "complete" : "timed out");
+  if (agent->done) agent->done(agent->done_data);
+}
+
+static void start_nua_shutdown(sip_agent *agent) {
+  if (agent->nua_shutdown_sent) return;
+  agent->nua_shutdown_sent = true;
+  sip_timer_cancel(&agent->phase_timer);
+  nua_shutdown(agent->nua);
+}
+
+static bool registrations_pending(sip_agent *agent) {
+  if (agent->adopted->len > 0) return true;
+  for (guint i = 0; i < agent->registrations->len; i++) {
+    registration_state state = registration_get_state(agent->registrations->pdata[i]);
+    if (state == REGISTRATION_REGISTERED || state == REGISTRATION_REGISTERING) return true;
+  }
+  return false;
+}
+
+void sip_agent_registration_settled(sip_agent *agent) {
+  if (agent->shutting_down && !agent->nua_shutdown_sent && !registrations_pending(agent))
+    start_nua_shutdown(agent);
+}
+
+static gboolean on_phase_timer(gpointer data) {
+  sip_agent *agent = data;
+  g_source_unref(agent->phase_timer);
+  agent->phase_timer = NULL;
+  log_warn("sip", NULL, NULL, "shutdown: un-REGISTER answers still missing, shutting down anyway");
+  start_nua_shutdown(agent);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean on_deadline(gpointer data) {
+  sip_agent *agent = data;
+  g_source_unref(agent->deadline);
+  agent->deadline = NULL;
+  finish_shutdown(agent);
+  return G_SOURCE_REMOVE;
+}
+
+void sip_agent_shutdown(sip_agent *agent, void (*done)(void *user_data), void *user_data) {
+  if (agent->shutting_down) return;
+  agent->shutting_down = true;
+  agent->done = done;
+  agent->done_data = user_data;
+  unsigned total_ms = (unsigned)(agent->cfg->shutdown_timeout > 0 ? agent->cfg->shutdown_timeout
+                                                                  : 1) * 1000u;
+  /* Un-REGISTERs get two thirds of the time, nua_shutdown the rest. */
+  agent->deadline = sip_timer_start(agent, total_ms, on_deadline, agent);
+  agent->phase_timer = sip_timer_start(agent, total_ms * 2 / 3, on_phase_timer, agent);
+  log_info("sip", NULL, NULL, "shutdown: un-REGISTERing %u registration(s)",
+           agent->registrations->len + agent->adopted->len);
+  /* registration_stop may report synchronously and untrack: iterate over a copy. */
+  GPtrArray *live = g_ptr_array_copy(agent->registrations, NULL, NULL);
+  for (guint i = 0; i < live->len; i++) registration_stop(live->pdata[i]);
+  g_ptr_array_unref(live);
+  sip_agent_registration_settled(agent);
+}
+
+/* ---- the nua callback ---- */
+
+static void on_adopted_event(sip_agent *agent, nua_event_t event, int status, nua_handle_t *nh) {
+  if (event != nua_r_unregister || status < 200) return;
+  if (g_ptr_array_remove(agent->adopted, nh)) nua_handle_destroy(nh);
+  sip_agent_registration_settled(agent);
+}
+
+static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
+                         nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
+                         sip_t const *sip, tagi_t tags[]) {
+  (void)nua, (void)tags;
+  sip_agent *agent = magic;
+  if (event == nua_r_shutdown) {
+    log_debug("sip", NULL, NULL, "nua shutdown %d %s", status, phrase);
+    if (status >= 200) {
+      agent->nua_shutdown_done = true;
+      finish_shutdown(agent);
+    }
+    return;
+  }
+  if (hmagic) {
+    sip_handle_owner *owner = hmagic;
+    owner->on_event(owner, event, status, phrase, sip);
+    return;
+  }
+  if (nh) {
+    on_adopted_event(agent, event, status, nh);
+    if (event == nua_i_invite || event == nua_i_options || event == nua_i_message ||
+        event == nua_i_subscribe || event == nua_i_notify) {
+      /* Nobody owns this incoming request yet (calls come later): refuse politely. */
+      nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+      nua_handle_destroy(nh);
+    }
+  }
+}
+
+/* ---- creation ---- */
+
+/* sofia reports a failed bind only as NULL; probing the address ourselves gives a real errno. */
+static int probe_bind(const char *host, int port, int type) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET, v4->sin_port = htons((uint16_t)port), len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6, v6->sin6_port = htons((uint16_t)port), len = sizeof *v6;
+  } else {
+    return EINVAL;
+  }
+  int fd = socket(ss.ss_family, type, 0);
+  if (fd < 0) return errno;
+  int one = 1;
+  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int error = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+  close(fd);
+  return error;
+}
+
+static bool check_listen(const config_listen *listen, char *err, size_t err_len) {
+  static const struct { int type; const char *name; } kinds[] = {{SOCK_DGRAM, "udp"},
+                                                                  {SOCK_STREAM, "tcp"}};
+  for (size_t i = 0; i < 2; i++) {
+    int error = probe_bind(listen->host, listen->port, kinds[i].type);
+    if (error) {
+      snprintf(err, err_len, "sip listen %s:%d (%s): %s", listen->host, listen->port,
+               kinds[i].name, strerror(error));
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool create_root(sip_agent *agent, char *err, size_t err_len) {
+  agent->root = su_glib_root_create(agent);
+  if (!agent->root) {
+    snprintf(err, err_len, "sip: cannot create the sofia-sip event root");
+    return false;
+  }
+  su_root_threading(agent->root, 0);
+  agent->source = su_glib_root_gsource(agent->root);
+  g_source_ref(agent->source);
+  g_source_attach(agent->source, agent->context);
+  return true;
+}
+
+static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
+  const config_listen *listen = &agent->cfg->sip_listen;
+  bool v6 = strchr(listen->host, ':') != NULL;
+  char *url = su_sprintf(agent->home, v6 ? "sip:[%s]:%d" : "sip:%s:%d", listen->host,
+                         listen->port);
+  agent->nua = nua_create(agent->root, on_nua_event, agent,
+                          NUTAG_URL(url),
+                          TAG_IF(agent->cfg->user_agent,
+                                 SIPTAG_USER_AGENT_STR(agent->cfg->user_agent)),
+                          /* No OPTIONS probe of our own contact, no keepalive OPTIONS, no
+                           * Contact rewriting from Via received= (we set public_ip ourselves). */
+                          NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
+                          NUTAG_KEEPALIVE(0),
+                          TPTAG_LOG(0),
+                          TAG_END());
+  if (!agent->nua) {
+    snprintf(err, err_len, "sip listen %s:%d: sofia-sip could not bind (udp+tcp)", listen->host,
+             listen->port);
+    return false;
+  }
+  return true;
+}
+
+sip_agent *sip_agent_new(const config *cfg, GMainContext *context, char *err, size_t err_len) {
+  if (!check_listen(&cfg->sip_listen, err, err_len)) return NULL;
+  sip_sofia_log_install();
+  su_init();
+  sip_agent *agent = g_new0(sip_agent, 1);
+  agent->cfg = cfg;
+  agent->context = context;
+  su_home_init(agent->home);
+  agent->registrations = g_ptr_array_new();
+  agent->adopted = g_ptr_array_new();
+  if (!create_root(agent, err, err_len) || !create_nua(agent, err, err_len)) {
+    agent->nua_shutdown_done = true; /* nothing to shut down */
+    sip_agent_free(agent);
+    return NULL;
+  }
+  log_info("sip", NULL, NULL, "listening on %s:%d (udp, tcp)", cfg->sip_listen.host,
+           cfg->sip_listen.port);
+  return agent;
+}
+
+static void destroy_adopted(sip_agent *agent) {
+  for (guint i = 0; i < agent->adopted->len; i++) nua_handle_destroy(agent->adopted->pdata[i]);
+  g_ptr_array_set_size(agent->adopted, 0);
+}
+
+void sip_agent_free(sip_agent *agent) {
+  if (!agent) return;
+  sip_timer_cancel(&agent->phase_timer);
+  sip_timer_cancel(&agent->deadline);
+  bool clean = !agent->nua || agent->nua_shutdown_done;
+  for (guint i = 0; i < agent->registrations->len; i++)
+    registration_detach(agent->registrations->pdata[i]);
+  if (clean) {
+    if (agent->nua) {
+      destroy_adopted(agent);
+      nua_destroy(agent->nua);
+    }
+    if (agent->root) su_root_destroy(agent->root);
+  } else {
+    log_warn("sip", NULL, NULL,
+             "nua_shutdown did not finish in time: detaching sofia-sip without destroying it");
+  }
+  if (agent->source) {
+    /* Either su_root_destroy already removed it, or sofia must never run again. */
+    g_source_destroy(agent->source);
+    g_source_unref(agent->source);
+  }
+  g_ptr_array_unref(agent->registrations);
+  g_ptr_array_unref(agent->adopted);
+  if (clean) {
+    su_home_deinit(agent->home);
+    su_deinit();
+  }
+  g_free(agent);
+}

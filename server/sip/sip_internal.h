@@ -44,6 +44,10 @@ void sip_agent_untrack(sip_agent *agent, registration *reg);
  * un-REGISTER already sent on nh, then destroys nh. Bounded by shutdown. */
 void sip_agent_adopt(sip_agent *agent, nua_handle_t *nh);
 
+/* The agent is being freed: the registration must forget its nua handle and timers (nua is
+ * gone); it stays usable only for registration_free. */
+void registration_detach(registration *reg);
+
 /* Called by a registration when a state it reported may end a pending shutdown wait. */
 void sip_agent_registration_settled(sip_agent *agent);
 

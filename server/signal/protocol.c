@@ -54,7 +54,9 @@ static bool accepts_single_line(const char *s, size_t len) {
 
 /* "sip:x" or "sips:x": a scheme, something after it, no blanks or control characters. */
 static bool accepts_sip_uri(const char *s, size_t len) {
-  size_t scheme = has_prefix_nocase(s, len, "sip:") ? 4 : has_prefix_nocase(s, len, "sips:") ? 5 : 0;
+  size_t scheme = 0;
+  if (has_prefix_nocase(s, len, "sip:")) scheme = 4;
+  else if (has_prefix_nocase(s, len, "sips:")) scheme = 5;
   if (scheme == 0 || len == scheme) return false;
   return !has_control_char(s, len) && !memchr(s, ' ', len);
 }
@@ -146,6 +148,7 @@ static const field_spec REGISTER[] = {
     STR("uri", false, 1, MAX_URI, &SIP_URI),
     STR("username", false, 1, MAX_NAME, &SINGLE_LINE),
     STR("password", false, 1, MAX_PASSWORD, NULL),
+    STR("display_name", false, 1, MAX_NAME, &SINGLE_LINE),
     STR("proxy", false, 1, MAX_URI, &SIP_URI),
     {.name = "transport", .kind = KIND_STRING, .min_len = 1, .max_len = 3, .choices = TRANSPORTS},
     INT("expires", false, 60, 86400),
@@ -349,9 +352,11 @@ static bool transfer_rule(const json_t *message, protocol_error *err) {
 }
 
 /* A configured account ("account") or a bring-your-own one ("uri" + "username" + "password",
- * with optional "proxy" and "transport"), never a mix. "expires" goes with either. */
+ * with optional "display_name", "proxy" and "transport"), never a mix. "expires" goes with
+ * either. The first three of byo[] are the required ones. */
 static bool register_rule(const json_t *message, protocol_error *err) {
-  static const char *const byo[] = {"uri", "username", "password", "proxy", "transport"};
+  static const char *const byo[] = {"uri", "username", "password", "display_name", "proxy",
+                                    "transport"};
   if (present(message, "account")) {
     for (size_t i = 0; i < sizeof byo / sizeof byo[0]; i++)
       if (present(message, byo[i]))

@@ -393,7 +393,7 @@ static void handle_register_byo(session *s, json_t *request) {
       .key = uri, .uri = uri, .username = protocol_string(request, "username"),
       .password = protocol_string(request, "password"),
       .display_name = protocol_string(request, "display_name"),
-      .registrar = protocol_string(request, "proxy"), .transport = transport,
+      .proxy = protocol_string(request, "proxy"), .transport = transport,
       .expires = expires ? (int)json_integer_value(expires) : 600};
   byo_registration *b = g_new0(byo_registration, 1);
   b->owner = s;

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_glib.h>
 #include <sofia-sip/tport_tag.h>
@@ -175,10 +176,18 @@ static void on_adopted_event(sip_agent *agent, nua_event_t event, int status, nu
   sip_agent_registration_settled(agent);
 }
 
+/* Messages received by a transport carry the sender's address family; answers sofia made up
+ * (408 timeout, 503 transport error) have AF_UNSPEC. */
+static bool came_from_network(nua_t *nua) {
+  msg_t *msg = nua_current_request(nua);
+  su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+  return ai && (ai->ai_family == AF_INET || ai->ai_family == AF_INET6);
+}
+
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
                          nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
                          sip_t const *sip, tagi_t tags[]) {
-  (void)nua, (void)tags;
+  (void)tags;
   sip_agent *agent = magic;
   if (event == nua_r_shutdown) {
     log_debug("sip", NULL, NULL, "nua shutdown %d %s", status, phrase);
@@ -190,7 +199,7 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
   }
   if (hmagic) {
     sip_handle_owner *owner = hmagic;
-    owner->on_event(owner, event, status, phrase, sip);
+    owner->on_event(owner, event, status, phrase, sip, came_from_network(nua));
     return;
   }
   if (nh) {

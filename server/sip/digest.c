@@ -66,8 +66,9 @@ int sip_digest_credentials(const msg_auth_t *challenge, const char *username,
   if (!unquote(realm, plain_realm, sizeof plain_realm)) return ENOSPC;
   char ha1[33];
   sip_digest_ha1(username, plain_realm, password ? password : "", ha1);
-  /* The realm goes back exactly as the challenge quoted it: sofia matches it byte for byte. */
-  int n = snprintf(out, out_len, "%s:%s:%s:HA1+%s", challenge->au_scheme, realm, username, ha1);
+  /* Scheme "HA1+Digest" tells Debian's sofia that the secret is "HA1+<hex>", not a password.
+   * The realm goes back exactly as the challenge quoted it: sofia matches it byte for byte. */
+  int n = snprintf(out, out_len, "HA1+Digest:%s:%s:HA1+%s", realm, username, ha1);
   explicit_bzero(ha1, sizeof ha1);
   if (n < 0 || (size_t)n >= out_len) return ENOSPC;
   return 0;

@@ -2,9 +2,9 @@
  *
  * sofia-sip 1.12.11 takes credentials as one string, "Digest:\"realm\":user:password", and cuts
  * it at every ':' — a password containing ':' is silently truncated and the registrar answers
- * "wrong password". Debian's build also accepts a precomputed HA1 in place of the password when
- * it is written "HA1+<32 hex digits>". We always send that form: HA1 = MD5(user:realm:password)
- * has no ':' in it, and the password itself never reaches sofia (nor its debug logs).
+ * "wrong password". Debian's build (like the one Janus uses) also accepts a precomputed HA1:
+ * "HA1+Digest:\"realm\":user:HA1+<32 hex digits>". We always send that form:
+ * HA1 = MD5(user:realm:password) has no ':' in it, and the password itself never reaches sofia (nor its debug logs).
  *
  * Pure functions; no I/O. */
 #ifndef TABPHONE_SIP_DIGEST_H

@@ -1,1 +1,483 @@
-/* placeholder: being written */
+/* registration: one AOR kept registered; see registration.h for the behaviour promised.
+ *
+ * One nua handle per registration. What sofia does by itself and what we do:
+ *   - 401/407: sofia stores the challenge; we answer with nua_authenticate() once per attempt
+ *     (credentials as HA1, see digest.h). Later challenges on the same handle (new nonces on
+ *     refresh) sofia answers from its cache. A 401/407 reaching us after we authenticated, or a
+ *     403, means wrong credentials: FAILED, retried after register_retry_max.
+ *   - 423 with Min-Expires, and 5xx with Retry-After < 32 s: sofia restarts the request itself
+ *     and tells us with a preliminary (status 100) event carrying the answer; we report those
+ *     as REGISTERING (423) or FAILED with retry_in = Retry-After (5xx).
+ *   - Refresh: our own GLib timer at half the granted lifetime (never later than expiry - 5 s)
+ *     calls nua_register() again on the same handle (same Call-ID, next CSeq). sofia's own
+ *     refresh timer still runs (it picks a random time in [1/4, 3/4] of the lifetime); whichever
+ *     fires first refreshes, nua queues a second REGISTER behind one in flight, and every 2xx
+ *     re-arms our timer. So the refresh is never later than our deadline.
+ *   - Other failures: FAILED with retry_in from exponential backoff
+ *     (register_retry_min doubling up to register_retry_max; Retry-After >= 32 s respected).
+ *
+ * Ownership: the registration owns its strings (the password is wiped on free), its timer and
+ * its nua handle; registration_free hands a still-registered handle to the agent (adopt).
+ */
+#include "sip/registration.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/url.h>
+
+#include "core/log.h"
+#include "sip/digest.h"
+#include "sip/reason.h"
+#include "sip/sip_internal.h"
+
+struct registration {
+  sip_handle_owner owner; /* first: it is the nua handle magic */
+  sip_agent *agent;       /* borrowed */
+  registration_listener listener;
+  void *user_data;
+
+  char *key, *aor, *username, *password, *display_name;
+  char *registrar;        /* sip:host:port;transport=x */
+  char *proxy;            /* or NULL */
+  char *peer;             /* host:port named in reasons and logs */
+  char *subject;          /* "reg <key>" for log lines */
+  char *contact_user;
+  int requested_expires;
+  sip_transport transport;
+
+  nua_handle_t *nh;
+  GSource *timer;          /* refresh or retry */
+  registration_state state;
+  int last_code;
+  char *last_reason;
+  int expires;             /* granted */
+  int failures;            /* consecutive, for the backoff */
+  gint64 last_registered;  /* monotonic us of the last "registered" event */
+  bool in_flight;          /* a REGISTER we sent has no final answer yet */
+  bool auth_sent;          /* credentials given for the REGISTER in flight */
+  bool unregistering;      /* un-REGISTER sent, answer pending */
+};
+
+static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int status,
+                            const char *phrase, const sip_t *sip, bool remote);
+
+const char *registration_state_name(registration_state state) {
+  switch (state) {
+  case REGISTRATION_UNREGISTERED: return "unregistered";
+  case REGISTRATION_REGISTERING: return "registering";
+  case REGISTRATION_REGISTERED: return "registered";
+  case REGISTRATION_FAILED: return "failed";
+  }
+  return "?";
+}
+
+/* ---- validation and construction ---- */
+
+static bool parse_sip_url(const char *text, bool need_user, char *host, size_t host_len,
+                          char *port, size_t port_len, char *user, size_t user_len) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  url_t *url = url_make(home, text);
+  bool ok = url && (url->url_type == url_sip || url->url_type == url_sips) && url->url_host &&
+            *url->url_host && (!need_user || (url->url_user && *url->url_user));
+  if (ok) {
+    snprintf(host, host_len, "%s", url->url_host);
+    snprintf(port, port_len, "%s",
+             url->url_port ? url->url_port : url->url_type == url_sips ? "5061" : "5060");
+    if (user) snprintf(user, user_len, "%s", url->url_user ? url->url_user : "");
+  }
+  su_home_deinit(home);
+  return ok;
+}
+
+/* "pbx.example.com:5070" or "sip:pbx..." -> "sip:pbx.example.com:5070;transport=tcp" */
+static char *route_url(const char *text, sip_transport transport) {
+  bool has_scheme = strncmp(text, "sip:", 4) == 0 || strncmp(text, "sips:", 5) == 0;
+  bool has_transport = strstr(text, ";transport=") != NULL;
+  return g_strdup_printf("%s%s%s%s", has_scheme ? "" : "sip:", text,
+                         has_transport || transport == SIP_TRANSPORT_UDP ? "" : ";transport=",
+                         has_transport || transport == SIP_TRANSPORT_UDP
+                             ? ""
+                             : sip_transport_param(transport));
+}
+
+static char *format_peer(const char *host, const char *port) {
+  return strchr(host, ':') && host[0] != '[' ? g_strdup_printf("[%s]:%s", host, port)
+                                             : g_strdup_printf("%s:%s", host, port);
+}
+
+static bool fill_targets(registration *reg, const registration_params *p, char *err,
+                         size_t err_len) {
+  char host[256], port[16], user[128];
+  if (!p->uri || !parse_sip_url(p->uri, true, host, sizeof host, port, sizeof port, user,
+                                sizeof user)) {
+    snprintf(err, err_len, "register %s: '%s' is not a SIP address like sip:alice@example.com",
+             p->key, p->uri ? p->uri : "");
+    return false;
+  }
+  reg->contact_user = g_strdup(user);
+  if (!p->username) reg->username = g_strdup(user);
+  if (p->registrar) {
+    reg->registrar = route_url(p->registrar, p->transport);
+  } else {
+    char *domain = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
+    char *hostport = g_strdup_printf("%s:%s", domain, port);
+    reg->registrar = route_url(hostport, p->transport);
+    g_free(hostport);
+    g_free(domain);
+  }
+  if (!parse_sip_url(reg->registrar, false, host, sizeof host, port, sizeof port, NULL, 0)) {
+    snprintf(err, err_len, "register %s: registrar '%s' is not a SIP URI or host:port", p->key,
+             p->registrar);
+    return false;
+  }
+  reg->peer = format_peer(host, port);
+  if (p->proxy) {
+    reg->proxy = route_url(p->proxy, p->transport);
+    if (!parse_sip_url(reg->proxy, false, host, sizeof host, port, sizeof port, NULL, 0)) {
+      snprintf(err, err_len, "register %s: proxy '%s' is not a SIP URI or host:port", p->key,
+               p->proxy);
+      return false;
+    }
+    g_free(reg->peer);
+    reg->peer = format_peer(host, port);
+  }
+  return true;
+}
+
+static void set_handle_params(registration *reg) {
+  const config *cfg = sip_agent_config(reg->agent);
+  char *from = reg->display_name
+                   ? g_strdup_printf("\"%s\" <%s>", reg->display_name, reg->aor)
+                   : g_strdup_printf("<%s>", reg->aor);
+  reg->nh = nua_handle(sip_agent_nua(reg->agent), &reg->owner, SIPTAG_TO_STR(reg->aor),
+                       SIPTAG_FROM_STR(from), TAG_END());
+  g_free(from);
+  nua_set_hparams(reg->nh, NUTAG_M_USERNAME(reg->contact_user),
+                  TAG_IF(reg->display_name, NUTAG_M_DISPLAY(reg->display_name)),
+                  TAG_IF(reg->proxy, NUTAG_PROXY(URL_STRING_MAKE(reg->proxy))),
+                  NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
+                  TAG_IF(cfg->user_agent, SIPTAG_USER_AGENT_STR(cfg->user_agent)), TAG_END());
+}
+
+registration *registration_new(sip_agent *agent, const registration_params *params,
+                               registration_listener listener, void *user_data, char *err,
+                               size_t err_len) {
+  if (!params->key || !*params->key) {
+    snprintf(err, err_len, "register: a registration needs a key");
+    return NULL;
+  }
+  if (params->username && strchr(params->username, ':')) {
+    snprintf(err, err_len, "register %s: the auth username must not contain ':'", params->key);
+    return NULL;
+  }
+  registration *reg = g_new0(registration, 1);
+  reg->owner.on_event = on_handle_event;
+  reg->agent = agent;
+  reg->listener = listener;
+  reg->user_data = user_data;
+  reg->key = g_strdup(params->key);
+  reg->subject = g_strdup_printf("reg %s", params->key);
+  reg->aor = g_strdup(params->uri);
+  reg->username = g_strdup(params->username);
+  reg->password = g_strdup(params->password);
+  reg->display_name = g_strdup(params->display_name);
+  reg->transport = params->transport;
+  reg->requested_expires = params->expires > 0 ? params->expires : 600;
+  if (!fill_targets(reg, params, err, err_len)) {
+    registration_free(reg);
+    return NULL;
+  }
+  set_handle_params(reg);
+  sip_agent_track(agent, reg);
+  return reg;
+}
+
+/* ---- reporting ---- */
+
+static void report(registration *reg, registration_state state, int code, const char *reason,
+                   int expires, int retry_in) {
+  bool changed = state != reg->state;
+  reg->state = state;
+  reg->last_code = code;
+  g_free(reg->last_reason);
+  reg->last_reason = g_strdup(reason);
+  reg->expires = state == REGISTRATION_REGISTERED ? expires : 0;
+  if (changed)
+    log_info("sip", reg->subject, reg->peer, "%s: %s", registration_state_name(state), reason);
+  else
+    log_debug("sip", reg->subject, reg->peer, "%s: %s", registration_state_name(state), reason);
+  if (reg->listener) {
+    registration_event event = {reg->key, state, code, reason, reg->expires, retry_in};
+    reg->listener(reg->user_data, &event);
+  }
+  if (reg->agent) sip_agent_registration_settled(reg->agent);
+}
+
+/* ---- sending ---- */
+
+static void send_register(registration *reg) {
+  const config *cfg = sip_agent_config(reg->agent);
+  char expires[16], *contact = NULL;
+  snprintf(expires, sizeof expires, "%d", reg->requested_expires);
+  if (cfg->public_ip) {
+    bool v6 = strchr(cfg->public_ip, ':') != NULL;
+    contact = g_strdup_printf(v6 ? "<sip:%s@[%s]:%d%s%s>" : "<sip:%s@%s:%d%s%s>",
+                              reg->contact_user, cfg->public_ip, sip_agent_port(reg->agent),
+                              reg->transport == SIP_TRANSPORT_UDP ? "" : ";transport=",
+                              reg->transport == SIP_TRANSPORT_UDP
+                                  ? ""
+                                  : sip_transport_param(reg->transport));
+  }
+  reg->in_flight = true;
+  reg->auth_sent = false;
+  nua_register(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
+               SIPTAG_EXPIRES_STR(expires), TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
+               TAG_END());
+  g_free(contact);
+}
+
+static gboolean on_timer(gpointer data) {
+  registration *reg = data;
+  g_source_unref(reg->timer);
+  reg->timer = NULL;
+  if (reg->state == REGISTRATION_FAILED)
+    report(reg, REGISTRATION_REGISTERING, 0, "retrying", 0, 0);
+  else
+    log_debug("sip", reg->subject, reg->peer, "refreshing (expires %d s)", reg->expires);
+  send_register(reg);
+  return G_SOURCE_REMOVE;
+}
+
+static void schedule(registration *reg, int seconds) {
+  sip_timer_cancel(&reg->timer);
+  reg->timer = sip_timer_start(reg->agent, (unsigned)(seconds > 0 ? seconds : 1) * 1000u,
+                               on_timer, reg);
+}
+
+static int refresh_delay(int granted) {
+  int delay = granted / 2;
+  if (granted - delay < 5) delay = granted - 5;
+  return delay < 1 ? 1 : delay;
+}
+
+static int next_backoff(registration *reg) {
+  const config *cfg = sip_agent_config(reg->agent);
+  int delay = cfg->register_retry_min > 0 ? cfg->register_retry_min : 1;
+  for (int i = 1; i < reg->failures && delay < cfg->register_retry_max; i++) delay *= 2;
+  if (cfg->register_retry_max > 0 && delay > cfg->register_retry_max)
+    delay = cfg->register_retry_max;
+  return delay;
+}
+
+void registration_start(registration *reg) {
+  if (!reg->nh || reg->in_flight) return;
+  sip_timer_cancel(&reg->timer);
+  reg->unregistering = false;
+  char reason[256];
+  sip_reason_registering(reason, sizeof reason, reg->peer);
+  report(reg, REGISTRATION_REGISTERING, 0, reason, 0, 0);
+  send_register(reg);
+}
+
+static void send_unregister(registration *reg) {
+  reg->unregistering = true;
+  nua_unregister(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)), TAG_END());
+}
+
+void registration_stop(registration *reg) {
+  sip_timer_cancel(&reg->timer);
+  if (reg->unregistering) return;
+  if (reg->nh && (reg->state == REGISTRATION_REGISTERED || reg->in_flight)) {
+    log_debug("sip", reg->subject, reg->peer, "un-REGISTER");
+    send_unregister(reg);
+    return;
+  }
+  if (reg->state == REGISTRATION_UNREGISTERED) return; /* already reported */
+  char reason[64];
+  sip_reason_unregistered(reason, sizeof reason, 0, NULL);
+  report(reg, REGISTRATION_UNREGISTERED, 0, reason, 0, 0);
+}
+
+/* ---- answers ---- */
+
+/* Lifetime the registrar granted to our contact: its expires parameter, else Expires, else what
+ * we asked for. */
+static int granted_expires(registration *reg, const sip_t *sip) {
+  char port[16];
+  snprintf(port, sizeof port, "%d", sip_agent_port(reg->agent));
+  for (const sip_contact_t *m = sip->sip_contact; m; m = m->m_next) {
+    const url_t *url = m->m_url;
+    if (!m->m_expires || !url->url_user || strcmp(url->url_user, reg->contact_user) != 0)
+      continue;
+    if (url->url_port ? strcmp(url->url_port, port) != 0 : sip_agent_port(reg->agent) != 5060)
+      continue;
+    return (int)strtol(m->m_expires, NULL, 10);
+  }
+  if (sip->sip_expires) return (int)sip->sip_expires->ex_delta;
+  return reg->requested_expires;
+}
+
+static void on_registered(registration *reg, int status, const char *phrase, const sip_t *sip) {
+  int granted = sip ? granted_expires(reg, sip) : reg->requested_expires;
+  if (granted <= 0) granted = reg->requested_expires;
+  reg->failures = 0;
+  schedule(reg, refresh_delay(granted));
+  /* sofia's refresh and ours can answer back to back: one event for both is enough. */
+  gint64 now = g_get_monotonic_time();
+  bool repeat = reg->state == REGISTRATION_REGISTERED && reg->expires == granted &&
+                now - reg->last_registered < G_USEC_PER_SEC;
+  reg->last_registered = now;
+  if (repeat) return;
+  char reason[256];
+  sip_reason_registered(reason, sizeof reason, status, phrase, granted);
+  report(reg, REGISTRATION_REGISTERED, status, reason, granted, 0);
+}
+
+static void fail(registration *reg, int code, const char *reason, int retry_in) {
+  report(reg, REGISTRATION_FAILED, code, reason, 0, retry_in);
+  schedule(reg, retry_in);
+}
+
+static void on_auth_failure(registration *reg, int status, const char *phrase) {
+  const config *cfg = sip_agent_config(reg->agent);
+  int retry_in = cfg->register_retry_max > 0 ? cfg->register_retry_max : 300;
+  char reason[256];
+  sip_reason_auth_failed(reason, sizeof reason, status, phrase, reg->peer, retry_in);
+  fail(reg, status, reason, retry_in);
+}
+
+/* Answers a 401/407 with our credentials, one per challenge. Returns false when we cannot. */
+static bool authenticate(registration *reg, int status, const char *phrase, const sip_t *sip) {
+  const msg_auth_t *challenge = status == 407 ? (const msg_auth_t *)sip->sip_proxy_authenticate
+                                              : (const msg_auth_t *)sip->sip_www_authenticate;
+  if (!challenge) return false;
+  char credentials[512];
+  int error = sip_digest_credentials(challenge, reg->username, reg->password, credentials,
+                                     sizeof credentials);
+  if (error) {
+    const config *cfg = sip_agent_config(reg->agent);
+    int retry_in = cfg->register_retry_max > 0 ? cfg->register_retry_max : 300;
+    char what[128], reason[256];
+    snprintf(what, sizeof what, "%d %s asking for digest %s", status, phrase,
+             error == ENOTSUP ? sip_digest_algorithm(challenge) : "with an unusable realm");
+    sip_reason_unsupported_auth(reason, sizeof reason, what, reg->peer, retry_in);
+    fail(reg, status, reason, retry_in);
+    return true;
+  }
+  reg->auth_sent = true;
+  nua_authenticate(reg->nh, NUTAG_AUTH(credentials), TAG_END());
+  explicit_bzero(credentials, sizeof credentials);
+  log_debug("sip", reg->subject, reg->peer, "%d %s: sending credentials of user %s", status,
+            phrase, reg->username);
+  return true;
+}
+
+static void on_failure(registration *reg, int status, const char *phrase, const sip_t *sip) {
+  reg->failures++;
+  int retry_in = next_backoff(reg);
+  if (sip && sip->sip_retry_after && (int)sip->sip_retry_after->af_delta > retry_in)
+    retry_in = (int)sip->sip_retry_after->af_delta;
+  char reason[256];
+  sip_reason_failed(reason, sizeof reason, status, phrase, sip != NULL, reg->peer, retry_in);
+  fail(reg, sip ? status : 0, reason, retry_in);
+}
+
+/* Status 100 events: sofia restarted the REGISTER itself; sip holds the answer that caused it. */
+static void on_restarted(registration *reg, const char *phrase, const sip_t *sip) {
+  int code = sip && sip->sip_status ? sip->sip_status->st_status : 0;
+  const char *answer = sip && sip->sip_status ? sip->sip_status->st_phrase : phrase;
+  char reason[256];
+  if (code == 423) {
+    int min_expires = sip->sip_min_expires ? (int)sip->sip_min_expires->me_delta : 0;
+    if (min_expires > reg->requested_expires) reg->requested_expires = min_expires;
+    sip_reason_interval(reason, sizeof reason, code, answer, min_expires);
+    report(reg, REGISTRATION_REGISTERING, code, reason, 0, 0);
+  } else if (code >= 500 && sip->sip_retry_after) {
+    int retry_in = (int)sip->sip_retry_after->af_delta;
+    sip_reason_failed(reason, sizeof reason, code, answer, true, reg->peer, retry_in);
+    report(reg, REGISTRATION_FAILED, code, reason, 0, retry_in);
+  } else {
+    log_debug("sip", reg->subject, reg->peer, "%d %s (%s)", code, answer ? answer : "", phrase);
+  }
+}
+
+static void on_register_answer(registration *reg, int status, const char *phrase,
+                               const sip_t *sip) {
+  if (status < 200) {
+    if (status == 100 && sip) on_restarted(reg, phrase, sip);
+    return;
+  }
+  if (reg->unregistering) {
+    reg->in_flight = false;
+    return; /* the queued un-REGISTER decides the state */
+  }
+  if ((status == 401 || status == 407) && sip && reg->password && !reg->auth_sent &&
+      authenticate(reg, status, phrase, sip))
+    return;
+  reg->in_flight = false;
+  if (status < 300)
+    on_registered(reg, status, phrase, sip);
+  else if (sip && (status == 401 || status == 407 || status == 403))
+    on_auth_failure(reg, status, phrase);
+  else
+    on_failure(reg, status, phrase, sip);
+}
+
+static void on_unregister_answer(registration *reg, int status, const char *phrase) {
+  if (status < 200) return;
+  reg->unregistering = false;
+  reg->in_flight = false;
+  sip_timer_cancel(&reg->timer);
+  char reason[256];
+  sip_reason_unregistered(reason, sizeof reason, status, phrase);
+  report(reg, REGISTRATION_UNREGISTERED, status, reason, 0, 0);
+}
+
+static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int status,
+                            const char *phrase, const sip_t *sip, bool remote) {
+  registration *reg = (registration *)owner;
+  if (event == nua_r_register)
+    on_register_answer(reg, status, phrase, remote ? sip : NULL);
+  else if (event == nua_r_unregister)
+    on_unregister_answer(reg, status, phrase);
+}
+
+/* ---- teardown and getters ---- */
+
+void registration_detach(registration *reg) {
+  sip_timer_cancel(&reg->timer);
+  reg->nh = NULL;
+  reg->agent = NULL;
+}
+
+void registration_free(registration *reg) {
+  if (!reg) return;
+  sip_timer_cancel(&reg->timer);
+  if (reg->nh) {
+    bool live = reg->state == REGISTRATION_REGISTERED || reg->in_flight || reg->unregistering;
+    if (live && !sip_agent_shutting_down(reg->agent)) {
+      if (!reg->unregistering) send_unregister(reg);
+      sip_agent_adopt(reg->agent, reg->nh);
+    } else if (live && reg->unregistering) {
+      sip_agent_adopt(reg->agent, reg->nh);
+    } else {
+      nua_handle_destroy(reg->nh);
+    }
+  }
+  if (reg->agent) sip_agent_untrack(reg->agent, reg);
+  if (reg->password) explicit_bzero(reg->password, strlen(reg->password));
+  g_free(reg->password);
+  g_free(reg->key), g_free(reg->aor), g_free(reg->username), g_free(reg->display_name);
+  g_free(reg->registrar), g_free(reg->proxy), g_free(reg->peer), g_free(reg->subject);
+  g_free(reg->contact_user), g_free(reg->last_reason);
+  g_free(reg);
+}
+
+registration_state registration_get_state(const registration *reg) { return reg->state; }
+const char *registration_key(const registration *reg) { return reg->key; }
+int registration_last_code(const registration *reg) { return reg->last_code; }
+const char *registration_last_reason(const registration *reg) { return reg->last_reason; }
+int registration_expires(const registration *reg) { return reg->expires; }

@@ -23,10 +23,13 @@
 #include "core/config.h"
 #include "sip/agent.h"
 
+/* sip is the answer (or request) of the event. sofia also synthesises answers for local
+ * failures (408 on timeout, 503 on transport errors) with a full sip_t: remote says whether
+ * the message really came from the network. */
 typedef struct sip_handle_owner sip_handle_owner;
 struct sip_handle_owner {
   void (*on_event)(sip_handle_owner *self, nua_event_t event, int status, const char *phrase,
-                   const sip_t *sip);
+                   const sip_t *sip, bool remote);
 };
 
 nua_t *sip_agent_nua(sip_agent *agent);

@@ -79,7 +79,8 @@ static void test_minimal_message_is_accepted(gconstpointer data) {
 static void test_full_messages_are_accepted(void) {
   accepts("{\"type\":\"login\",\"id\":1,\"user\":\"alice\",\"token\":\"abc.def\"}", MSG_LOGIN);
   accepts("{\"type\":\"register\",\"id\":\"r1\",\"uri\":\"sips:me@example.org\","
-          "\"username\":\"me\",\"password\":\"p:w\",\"proxy\":\"sip:pbx.example.org:5061\","
+          "\"username\":\"me\",\"password\":\"p:w\",\"display_name\":\"Me\","
+          "\"proxy\":\"sip:pbx.example.org:5061\","
           "\"transport\":\"tls\",\"expires\":600}",
           MSG_REGISTER);
   accepts("{\"type\":\"register\",\"account\":\"office\",\"expires\":60}", MSG_REGISTER);
@@ -302,6 +303,9 @@ static void test_dtmf_digits(void) {
 static void test_control_characters_in_names_are_rejected(void) {
   invalid_field("{\"type\":\"login\",\"user\":\"al\\nice\",\"password\":\"x\"}", "'user'");
   invalid_field("{\"type\":\"register\",\"account\":\"a\\u007f\"}", "'account'");
+  invalid_field("{\"type\":\"register\",\"uri\":\"sip:a@b\",\"username\":\"a\","
+                "\"password\":\"p\",\"display_name\":\"A\\r\\nVia: x\"}",
+                "'display_name'");
   accepts("{\"type\":\"login\",\"user\":\"a\",\"password\":\"tab\\there\"}", MSG_LOGIN);
 }
 
@@ -323,6 +327,8 @@ static void test_register_needs_account_or_byo_fields(void) {
                 "fields 'account' and 'uri' cannot be combined");
   invalid_field("{\"type\":\"register\",\"account\":\"x\",\"transport\":\"tcp\"}",
                 "fields 'account' and 'transport' cannot be combined");
+  invalid_field("{\"type\":\"register\",\"account\":\"x\",\"display_name\":\"X\"}",
+                "fields 'account' and 'display_name' cannot be combined");
 }
 
 static void test_unregister_needs_account_or_uri(void) {

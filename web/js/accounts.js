@@ -203,9 +203,10 @@ function applyState(account, msg) {
     code: Number.isInteger(msg.code) ? msg.code : 0,
     reason: typeof msg.reason === 'string' ? msg.reason : '',
     expires: Number.isInteger(msg.expires) ? msg.expires : 0,
-    retryIn: Number.isInteger(msg.retry_in) ? msg.retry_in : 0,
+    // Kept as a clock time: "retry in 300 s" is only true at the moment it arrived.
+    retryAt: Number.isInteger(msg.retry_in) && msg.retry_in > 0 ? Date.now() + msg.retry_in * 1000 : 0,
   };
-  if (state === 'failed') account.lastFailure = { code: account.registration.code, reason: account.registration.reason, retryIn: account.registration.retryIn };
+  if (state === 'failed') account.lastFailure = { code: account.registration.code, reason: account.registration.reason };
   if (state === 'registered' || state === 'unregistered') account.lastFailure = null;
 }
 

@@ -185,7 +185,9 @@ export class SignalingClient extends EventTarget {
     // One timer re-publishes the countdown each second; a separate one does the reconnect so
     // the wait is exact even if the countdown ticks drift.
     this.countdownTimer = setInterval(() => {
-      this.retryInSeconds = Math.max(0, this.retryInSeconds - 1);
+      // Stops at 1: the reconnect itself replaces "1 s", never a "0 s".
+      if (this.retryInSeconds <= 1) return;
+      this.retryInSeconds--;
       this.setState(State.RECONNECTING);
     }, 1000);
     this.retryTimer = setTimeout(() => {

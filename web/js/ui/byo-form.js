@@ -43,23 +43,17 @@ export function mountByoForm(accounts) {
     }
   }
 
-  // Filling the user part of the address into an empty username saves typing in the common
-  // case where both are the same.
-  uri.addEventListener('change', () => {
-    const parsed = normaliseSipUri(uri.value);
-    if (parsed && username.value === '') username.value = parsed.replace(/^sips?:/, '').split('@')[0];
-  });
-
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const parsedUri = normaliseSipUri(uri.value);
     if (!parsedUri) return showError('Enter a SIP address like sip:alice@sip.example.com.', uri);
-    if (username.value.trim() === '') return showError('Enter the username your provider gave you.', username);
     if (password.value === '') return showError('Enter the password.', password);
     const parsedProxy = normaliseProxy(proxy.value);
     if (parsedProxy === null) return showError('Enter the proxy as a host name, like sip.example.com, or leave it empty.', proxy);
     showError('');
-    const params = { uri: parsedUri, username: username.value.trim(), password: password.value };
+    // An empty username means the common case: the same as the address's user part.
+    const authUser = username.value.trim() || parsedUri.replace(/^sips?:/, '').split('@')[0];
+    const params = { uri: parsedUri, username: authUser, password: password.value };
     if (parsedProxy) params.proxy = parsedProxy;
     if (transport.value) params.transport = transport.value;
     submit.disabled = true;

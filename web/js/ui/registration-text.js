@@ -40,6 +40,12 @@ function duration(seconds) {
   return `${seconds} s`;
 }
 
+function clock(ms) {
+  // Seconds matter only when the next try is close.
+  const near = ms - Date.now() < 120_000;
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', ...(near && { second: '2-digit' }) });
+}
+
 // The line under an account's name: what is going on right now, or why it last failed.
 export function detailWords(account) {
   const reg = account.registration;
@@ -50,7 +56,7 @@ export function detailWords(account) {
     case 'registering':
       return failure ? `Last attempt: ${failureWords(failure.code, failure.reason)} Trying again…` : '';
     case 'failed': {
-      const retry = reg.retryIn ? ` Retrying in ${duration(reg.retryIn)}.` : '';
+      const retry = reg.retryAt ? ` Next try at ${clock(reg.retryAt)}.` : '';
       return failureWords(reg.code, reg.reason) + retry;
     }
     default:

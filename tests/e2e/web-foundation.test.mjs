@@ -176,7 +176,7 @@ test('a bring-your-own account registers, and a wrong password is explained', as
   await form.getByLabel('Authentication username').fill('bob');
   await form.getByLabel('Password').fill('wrong');
   await form.getByRole('button', { name: 'Register account' }).click();
-  const bob = accountRow('sip:bob@sip.example.test');
+  const bob = accountRow('bob@sip.example.test');
   await bob.locator('.badge', { hasText: 'Failed' }).waitFor();
   assert.match(await bob.locator('.account-detail').textContent(), /rejected the username or password\. \(401 Unauthorized\)/);
 
@@ -212,7 +212,7 @@ test('a dropped connection shows the reconnect countdown with backoff, then reco
     await form.getByLabel('Password').fill('sip-secret');
     await form.getByLabel('Remember on this device').setChecked(remember);
     await form.getByRole('button', { name: 'Register account' }).click();
-    await accountRow(`sip:${user}@sip.example.test`).locator('.badge', { hasText: 'Registered' }).waitFor();
+    await accountRow(`${user}@sip.example.test`).locator('.badge', { hasText: 'Registered' }).waitFor();
   }
   const connectionsBefore = server.connections;
 
@@ -243,8 +243,8 @@ test('a dropped connection shows the reconnect countdown with backoff, then reco
   // Logged in again by itself, the remembered BYO account registered again, the other one
   // waiting for its password.
   await accountRow('Office line').locator('.badge', { hasText: 'Registered' }).waitFor();
-  await accountRow('sip:carol@sip.example.test').locator('.badge', { hasText: 'Registered' }).waitFor();
-  const dave = accountRow('sip:dave@sip.example.test');
+  await accountRow('carol@sip.example.test').locator('.badge', { hasText: 'Registered' }).waitFor();
+  const dave = accountRow('dave@sip.example.test');
   assert.equal(await dave.locator('.badge').textContent(), 'Not registered');
   assert.match(await dave.locator('.account-note').textContent(), /enter the password again/);
   assert.equal(await page.locator('#accounts-stale').isVisible(), false);
@@ -254,7 +254,7 @@ test('a dropped connection shows the reconnect countdown with backoff, then reco
   assert.deepEqual(relogin.slice(0, 2), ['login', 'register']);
 
   // Register on dave brings his details back into the form, waiting for the password.
-  await dave.getByRole('button', { name: 'Register sip:dave@sip.example.test', exact: true }).click();
+  await dave.getByRole('button', { name: 'Register dave@sip.example.test', exact: true }).click();
   assert.equal(await form.getByLabel('SIP address').inputValue(), 'sip:dave@sip.example.test');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'byo-password');
 });

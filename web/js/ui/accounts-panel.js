@@ -86,9 +86,10 @@ function makeRow(account, accounts) {
       row.account = next;
       const state = next.registration.state;
       row.state = state;
-      row.title = next.displayName || next.name || next.uri;
+      // A BYO account is named by its address; the "sip:" adds nothing a person needs to read.
+      row.title = next.displayName || next.name || next.uri.replace(/^sips?:/, '');
       title.textContent = row.title;
-      uri.textContent = next.uri && next.uri !== row.title ? next.uri : '';
+      uri.textContent = next.kind === 'configured' ? next.uri : '';
       show(uri, uri.textContent !== '');
       badge.textContent = STATE_WORDS[state];
       badge.dataset.state = state;

@@ -34,6 +34,7 @@ typedef struct byo_registration {
   session *owner;
   registration *reg;
   char *uri;
+  guint forget_source; /* pending removal after an un-REGISTER completed, 0 if none */
 } byo_registration;
 
 struct session {
@@ -57,6 +58,7 @@ struct session {
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
 static void byo_free(byo_registration *b) {
+  if (b->forget_source) g_source_remove(b->forget_source);
   registration_free(b->reg); /* un-REGISTERs on its own if still registered */
   g_free(b->uri);
   g_free(b);
@@ -326,6 +328,13 @@ static void handle_register_account(session *s, json_t *request, const char *nam
   session_send(s, with_id(registration_reply("account", name, reg), request));
 }
 
+static gboolean forget_byo(gpointer data) {
+  byo_registration *b = data;
+  b->forget_source = 0;
+  g_ptr_array_remove(b->owner->byo, b);
+  return G_SOURCE_REMOVE;
+}
+
 static void on_byo_event(void *user_data, const registration_event *event) {
   byo_registration *b = user_data;
   session *s = b->owner;
@@ -335,9 +344,10 @@ static void on_byo_event(void *user_data, const registration_event *event) {
                           event->expires);
   if (event->retry_in > 0) json_object_set_new(msg, "retry_in", json_integer(event->retry_in));
   session_send(s, msg);
-  if (event->state == REGISTRATION_UNREGISTERED && s->byo) {
-    /* An unregister the tab asked for is complete: forget the account. */
-    g_ptr_array_remove(s->byo, b);
+  if (event->state == REGISTRATION_UNREGISTERED && s->byo && !b->forget_source) {
+    /* An unregister the tab asked for is complete: forget the account, but not from inside
+     * the registration's own callback (it may still be on the stack). */
+    b->forget_source = g_idle_add(forget_byo, b);
   }
 }
 
@@ -408,8 +418,8 @@ static void handle_register_byo(session *s, json_t *request) {
   }
   g_ptr_array_add(s->byo, b);
   log_info("sip", s->subject, s->peer, "user %s registers own account %.128s", s->user_name, uri);
-  session_send(s, with_id(registration_reply("uri", uri, b->reg), request));
   registration_start(b->reg);
+  session_send(s, with_id(registration_reply("uri", uri, b->reg), request));
 }
 
 static void handle_register(session *s, json_t *request) {

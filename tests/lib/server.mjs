@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
-import net from 'node:net';
+import { freePort } from './sip-peers.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +13,8 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const tabphoneBin = process.env.TABPHONE_BIN || path.join(repoRoot, 'build/server/tabphone');
 
-/** A free TCP+UDP port on 127.0.0.1 (asked from the kernel, then released). */
-export async function freePort() {
-  for (;;) {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    const { port } = srv.address();
-    srv.close();
-    await once(srv, 'close');
-    if (port % 2 === 0 && port < 65000) return port; // even: leaves port+1 for RTCP-style pairs
-  }
-}
+/** A port free for TCP and UDP on 127.0.0.1 (asked from the kernel, then released). */
+export { freePort } from './sip-peers.mjs';
 
 let certDir;
 /** The test certificate directory (made once per process by scripts/gen-certs). */
@@ -70,7 +60,7 @@ export function runTabphone(args, { config, env = {}, timeoutMs = 10000 } = {}) 
 
 function cleanEnv() {
   const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('TABPHONE_') && k !== 'TABPHONE_BIN') delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith('TABPHONE_')) delete env[k];
   // LeakSanitizer output must fail loudly in sanitizer runs; keep ASan from aborting on the
   // first leak report so the log is complete.
   return env;

@@ -51,6 +51,8 @@ int ws_established(http_server *server, struct lws *wsi, http_slot *slot);
 int ws_receive(ws_conn *conn, const void *data, size_t len);
 int ws_writeable(ws_conn *conn);
 void ws_closed(http_slot *slot);
+/* Asks every connection to close (1001) and runs the loop until they are gone or wait_ms. */
+void ws_close_all(http_server *server, int wait_ms);
 /* After the lws context is gone: on_close and free for any connection lws did not report. */
 void ws_forget_all(http_server *server);
 

@@ -36,6 +36,7 @@ enum {
   WS_PING_AFTER_IDLE_SECONDS = 30,  /* no traffic for this long: lws sends a PING */
   WS_HANGUP_AFTER_IDLE_SECONDS = 75, /* ...and drops a peer that stayed silent this long */
   DESTROY_MAX_ITERATIONS = 1000,
+  SHUTDOWN_CLOSE_WAIT_MS = 500, /* how long open WebSockets get to finish their close handshake */
 };
 
 #define CSP                                                                                     \
@@ -167,12 +168,10 @@ static bool check_certificate(const config *cfg, const char *where, char *err, s
   ERR_clear_error();
   if (ok && SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1)
     ok = false;
-  if (ok && SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
-    what = "key", file = cfg->key_file;
-    ok = false;
-  }
-  if (ok && SSL_CTX_check_private_key(ctx) != 1) {
-    what = "key", file = cfg->key_file;
+  if (ok && (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
+             SSL_CTX_check_private_key(ctx) != 1)) {
+    what = "key"; /* unreadable, or not the certificate's key */
+    file = cfg->key_file;
     ok = false;
   }
   if (!ok) {
@@ -226,7 +225,8 @@ static bool add_vhost(http_server *server, const config *cfg, const config_liste
     snprintf(err, err_len, "listen %s: libwebsockets could not start this listener", where);
     return false;
   }
-  log_info("http", NULL, NULL, "listening on %s://%s", tls ? "https" : "http", where);
+  log_debug("http", NULL, NULL, "vhost %s listening on %s://%s", name, tls ? "https" : "http",
+            where);
   return true;
 }
 
@@ -316,6 +316,8 @@ void http_server_free(http_server *server) {
   if (!server)
     return;
   server->stopping = true;
+  if (server->context)
+    ws_close_all(server, SHUTDOWN_CLOSE_WAIT_MS);
   destroy_context(server);
   ws_forget_all(server);
   g_free(server->web_root);

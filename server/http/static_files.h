@@ -9,7 +9,7 @@
  * (so a symlink cannot lead out of web_root) AND it names a regular file (a directory is served
  * through its index.html, if it has one).
  *
- * Threading: pure functions, callable from any thread. Ownership: nothing is allocated that the
+ * Threading: no shared state (only realpath/stat on the file system), callable from any thread. Ownership: nothing is allocated that the
  * caller has to free; results go into caller buffers or are static strings. */
 #ifndef TABPHONE_HTTP_STATIC_FILES_H
 #define TABPHONE_HTTP_STATIC_FILES_H

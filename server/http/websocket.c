@@ -152,6 +152,22 @@ void ws_closed(http_slot *slot) {
   ws_conn_finish(conn);
 }
 
+/* Server shutdown: a close frame (1001 going away) tells a tab the server left on purpose, which
+ * a dropped TCP connection (1006) cannot. Bounded: a peer that does not answer is cut by the
+ * context destruction that follows. */
+void ws_close_all(http_server *server, int wait_ms) {
+  if (server->connections.length == 0)
+    return;
+  for (GList *l = server->connections.head; l; l = l->next)
+    ws_conn_close(l->data, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+  GMainContext *context = g_main_loop_get_context(server->foreign_loops[0]);
+  gint64 deadline = g_get_monotonic_time() + (gint64)wait_ms * 1000;
+  while (server->connections.length > 0 && g_get_monotonic_time() < deadline) {
+    if (!g_main_context_iteration(context, FALSE))
+      g_usleep(1000);
+  }
+}
+
 void ws_forget_all(http_server *server) {
   ws_conn *conn;
   while ((conn = g_queue_peek_head(&server->connections)))

@@ -1,0 +1,106 @@
+/* media: the media engine (worker threads) and the media path of one call.
+ *
+ * A call_media pairs a browser-side webrtc leg (libnice ICE agent, DTLS handshake with our
+ * startup certificate, SRTP contexts from the DTLS exporter) with a SIP-side rtp leg (a UDP
+ * socket pair for RTP and RTCP) and moves packets between them: passthrough (SRTP <-> RTP with
+ * payload type / SSRC / sequence rewriting as the codec map says). In MEDIA_MODE_ECHO there is
+ * no rtp leg: the browser's audio is looped back to it (the built-in "echo" test destination).
+ *
+ * Threading: every function here is called on the control thread and never blocks it. Each
+ * call_media lives on one media worker (a thread with its own GMainContext) for its whole life;
+ * the functions below post work to that worker. The listener is always invoked on the control
+ * thread (the GMainContext given to media_engine_new). The packet path allocates nothing and
+ * takes no lock.
+ * Ownership: media_engine_new/media_engine_free; call_media_new/call_media_free (no listener
+ * call happens after call_media_free returns). Strings passed in are copied. */
+#ifndef TABPHONE_MEDIA_MEDIA_H
+#define TABPHONE_MEDIA_MEDIA_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+
+typedef struct media_engine media_engine;
+typedef struct call_media call_media;
+
+/* Starts the workers (config: number of cores) and makes the DTLS certificate (ECDSA P-256,
+ * self-signed, fresh each start). control: where listeners run. NULL + err on failure. */
+media_engine *media_engine_new(const config *cfg, GMainContext *control, char *err,
+                               size_t err_len);
+/* Stops the workers. Every call_media must be freed before. */
+void media_engine_free(media_engine *engine);
+/* "AB:CD:...", the SHA-256 fingerprint of the DTLS certificate (for a=fingerprint:sha-256). */
+const char *media_engine_fingerprint(const media_engine *engine);
+size_t media_engine_call_count(const media_engine *engine);
+
+typedef enum { MEDIA_MODE_BRIDGE, MEDIA_MODE_ECHO } media_mode;
+
+typedef enum {
+  MEDIA_EVENT_LOCAL_CANDIDATE, /* candidate = "candidate:..." (no "a="), or NULL = gathering done */
+  MEDIA_EVENT_CONNECTED,       /* ICE + DTLS up, SRTP keyed: srtp_profile names the suite */
+  MEDIA_EVENT_FAILED,          /* reason: "ice_failed", "dtls_failed", "dtls_fingerprint_mismatch" */
+  MEDIA_EVENT_RTP_TIMEOUT,     /* no packet from the browser or the SIP side for the timeout */
+} media_event_type;
+
+typedef struct media_event {
+  media_event_type type;
+  const char *candidate;
+  const char *reason;
+  const char *srtp_profile; /* "SRTP_AES128_CM_SHA1_80" / "SRTP_AEAD_AES_128_GCM" */
+} media_event;
+
+typedef void (*media_listener)(void *user_data, const media_event *event);
+
+/* What the browser's SDP says about its side. */
+typedef struct webrtc_remote {
+  const char *ice_ufrag;
+  const char *ice_pwd;
+  const char *fingerprint_alg; /* "sha-256" (others refused) */
+  const char *fingerprint;     /* "AB:CD:..." */
+  const char *setup;           /* browser's a=setup: "actpass", "active" or "passive" */
+} webrtc_remote;
+
+/* What goes into the SDP we send to the browser. Valid as soon as call_media_new returns:
+ * candidates are not waited for (they trickle as MEDIA_EVENT_LOCAL_CANDIDATE). */
+typedef struct webrtc_local {
+  char ice_ufrag[8];
+  char ice_pwd[32];
+  const char *fingerprint; /* sha-256, borrowed from the engine */
+} webrtc_local;
+
+/* Payload types on each leg for the one audio codec in use (passthrough) and telephone-event.
+ * -1 = none. */
+typedef struct media_codec_map {
+  int browser_pt;
+  int sip_pt;
+  int clock_rate;
+  int browser_dtmf_pt;
+  int sip_dtmf_pt;
+} media_codec_map;
+
+/* ice_controlling: true when we sent the offer to the browser (inbound calls), false when the
+ * browser offered (outbound calls). Binds the rtp leg's UDP pair (bridge mode) at once. */
+call_media *call_media_new(media_engine *engine, media_mode mode, bool ice_controlling,
+                           media_listener listener, void *user_data, char *err, size_t err_len);
+void call_media_free(call_media *media);
+
+const webrtc_local *call_media_webrtc_local(const call_media *media);
+/* Our DTLS role follows from the browser's setup: actpass/passive -> we are active (client),
+ * active -> we are passive (server). Returns "active" or "passive" for our a=setup. */
+const char *call_media_set_webrtc_remote(call_media *media, const webrtc_remote *remote);
+/* "candidate:..." with or without "a=", or NULL = end of candidates. Bad lines are ignored. */
+void call_media_add_remote_candidate(call_media *media, const char *candidate);
+
+/* The SIP-side address and RTP port to put into the SIP SDP (RTCP is port + 1). */
+const char *call_media_rtp_address(const call_media *media);
+int call_media_rtp_port(const call_media *media);
+/* Where the far end wants RTP/RTCP (from its SDP; may change on re-INVITE). */
+void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_port,
+                               int rtcp_port);
+void call_media_set_codec_map(call_media *media, const media_codec_map *map);
+/* Sends RFC 4733 events toward the SIP side (digits 0-9*#A-D). */
+void call_media_send_dtmf(call_media *media, const char *digits, int duration_ms);
+
+#endif

@@ -1,0 +1,132 @@
+/* sdp: the SDP model, parser, printer, and the translations between the browser's WebRTC SDP
+ * (UDP/TLS/RTP/SAVPF, ICE, DTLS, rtcp-mux, BUNDLE) and the plain SDP of the SIP side
+ * (RTP/AVP, c= our media address, RTCP on port+1, ptime 20, telephone-event).
+ *
+ * Pure code: no I/O, no globals, thread-safe. Every function that reads outside input checks
+ * it and explains a refusal in err (one line, no raw control characters).
+ * Ownership: sdp_parse fills a caller-owned sdp_session (free with sdp_session_clear); the
+ * sdp_*_to_* functions return a malloc'd SDP text in *out (free with free()). */
+#ifndef TABPHONE_SDP_SDP_H
+#define TABPHONE_SDP_SDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+  SDP_MAX_CODECS = 32,
+  SDP_MAX_MEDIA = 8,
+  SDP_MAX_CANDIDATES = 32,
+};
+
+typedef struct sdp_codec {
+  int pt;
+  char name[32];        /* as written: "opus", "PCMU", "telephone-event" */
+  int clock_rate;
+  int channels;         /* 1 unless given */
+  char fmtp[256];       /* a=fmtp parameters, "" if none */
+} sdp_codec;
+
+typedef struct sdp_media {
+  char type[16];        /* "audio", "video", "application" */
+  int port;             /* 0 = rejected/disabled */
+  char proto[32];       /* "RTP/AVP", "UDP/TLS/RTP/SAVPF", ... */
+  sdp_codec codecs[SDP_MAX_CODECS]; /* in m= order */
+  size_t codec_count;
+  char connection[64];  /* c= address of this media (or the session's), "" if none */
+  int rtcp_port;        /* a=rtcp, else port + 1 */
+  bool rtcp_mux;
+  char direction[12];   /* "sendrecv" (default), "sendonly", "recvonly", "inactive" */
+  int ptime;            /* 0 if absent */
+  char mid[32];
+  char ice_ufrag[64];   /* media level, else inherited from session level */
+  char ice_pwd[128];
+  char fingerprint_alg[16]; /* "sha-256" */
+  char fingerprint[200];
+  char setup[12];       /* "actpass", "active", "passive", "" */
+  char candidates[SDP_MAX_CANDIDATES][256]; /* "candidate:..." without "a=" */
+  size_t candidate_count;
+  bool end_of_candidates;
+  char crypto[4][160];  /* a=crypto lines (SDES), for later issues */
+  size_t crypto_count;
+} sdp_media;
+
+typedef struct sdp_session {
+  unsigned long long origin_id;
+  unsigned long long origin_version;
+  char origin_address[64];
+  char connection[64];  /* session-level c= address */
+  sdp_media media[SDP_MAX_MEDIA];
+  size_t media_count;
+  bool bundle;          /* a=group:BUNDLE present */
+} sdp_session;
+
+/* Parses text[0..len). Accepts CRLF or LF line ends. On error returns false with err. */
+bool sdp_parse(const char *text, size_t len, sdp_session *out, char *err, size_t err_len);
+void sdp_session_clear(sdp_session *session);
+
+/* The first audio m-line with a non-zero port, or NULL. */
+const sdp_media *sdp_audio(const sdp_session *session);
+
+/* The codec both legs use, and telephone-event on each leg (-1 = none). */
+typedef struct sdp_codec_choice {
+  char name[32];        /* lowercase: "opus", "pcmu", "pcma", "g722" */
+  int clock_rate;
+  int browser_pt;
+  int sip_pt;
+  int browser_dtmf_pt;
+  int sip_dtmf_pt;
+} sdp_codec_choice;
+
+/* Our side of the plain (SIP) SDP. */
+typedef struct sdp_plain_local {
+  const char *address;  /* c= and o= address (public_ip when configured) */
+  int rtp_port;         /* RTCP is rtp_port + 1 */
+  unsigned long long session_id;
+  unsigned long long session_version;
+} sdp_plain_local;
+
+/* Our side of the WebRTC SDP. */
+typedef struct sdp_webrtc_local {
+  const char *ice_ufrag;
+  const char *ice_pwd;
+  const char *fingerprint; /* sha-256 "AB:CD:..." */
+  const char *setup;       /* "actpass" in our offers, "active"/"passive" in our answers */
+  unsigned long long session_id;
+  unsigned long long session_version;
+} sdp_webrtc_local;
+
+/* allowed: NULL-terminated lowercase codec names in the account's preference order ("opus",
+ * "pcmu", "pcma", "g722"). */
+
+/* Outbound call, step 1: the browser's offer -> the SIP offer (codecs both the browser and the
+ * account allow, in the account's order, plus telephone-event/8000). No common codec -> false
+ * with err "no common codec (browser: opus, pcmu; account: g722)". */
+bool sdp_offer_browser_to_plain(const sdp_session *browser_offer, char *const *allowed,
+                                const sdp_plain_local *local, char **out, char *err,
+                                size_t err_len);
+
+/* Outbound call, step 2: the SIP answer (or 183 early-media SDP) -> the browser's answer,
+ * mirroring the offer's mid/BUNDLE/rtcp-mux, with only the chosen codec (+ telephone-event).
+ * Fills choice. Unusable answer -> false with err. */
+bool sdp_answer_plain_to_browser(const sdp_session *browser_offer, const sdp_session *plain_answer,
+                                 const sdp_webrtc_local *local, char **out,
+                                 sdp_codec_choice *choice, char *err, size_t err_len);
+
+/* Inbound call, step 1: the SIP offer -> an offer for the browser (codecs the SIP offer, the
+ * account and WebRTC allow). No common codec -> false with err (the caller answers 488). */
+bool sdp_offer_plain_to_browser(const sdp_session *plain_offer, char *const *allowed,
+                                const sdp_webrtc_local *local, char **out, char *err,
+                                size_t err_len);
+
+/* Inbound call, step 2: the browser's answer -> the SIP answer. Fills choice. */
+bool sdp_answer_browser_to_plain(const sdp_session *plain_offer, const sdp_session *browser_answer,
+                                 const sdp_plain_local *local, char **out,
+                                 sdp_codec_choice *choice, char *err, size_t err_len);
+
+/* The echo test: the browser's offer -> an answer that accepts the first codec of the offer
+ * that is opus, pcmu or pcma (plus telephone-event), for media looped back to the browser.
+ * choice->sip_pt equals browser_pt. */
+bool sdp_answer_echo(const sdp_session *browser_offer, const sdp_webrtc_local *local, char **out,
+                     sdp_codec_choice *choice, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,85 @@
+/* sip call: one SIP INVITE dialog (sofia nua handle), outbound or inbound.
+ *
+ * The SDP bodies passing through here are plain RTP/AVP SDP (the SIP side); translating to and
+ * from the browser's WebRTC SDP is the caller's business (server/sdp/). This module knows SIP
+ * only: INVITE / 1xx / 2xx / ACK / CANCEL / BYE, 3xx redirects (bounded), digest auth on INVITE
+ * answered with the account's credentials only when the challenge comes from that account's
+ * own registrar/proxy (a far end challenging our BYE gets no answer: SIPDigestLeak), re-INVITEs
+ * and UPDATEs from the far end (answered with the current local SDP; the new remote SDP is
+ * reported so the rtp leg can follow), and the human reason of every failure.
+ *
+ * Threading: control thread only.
+ * Ownership: sip_call_new_outgoing returns a call the caller frees with sip_call_free; an
+ * inbound call is handed to the incoming handler, which then owns it (sip_call_free). Freeing a
+ * call that is still up sends BYE (or CANCEL / 480 as the state requires) first; events stop at
+ * once. Strings in params are copied. */
+#ifndef TABPHONE_SIP_CALL_H
+#define TABPHONE_SIP_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "sip/agent.h"
+
+typedef struct sip_call sip_call;
+
+typedef enum {
+  SIP_CALL_PROGRESS,   /* 1xx: code 100/180/183, sdp = early media answer or NULL */
+  SIP_CALL_ANSWERED,   /* 2xx to our INVITE (ACK sent): sdp = answer */
+  SIP_CALL_CONFIRMED,  /* inbound: the ACK to our 200 arrived */
+  SIP_CALL_REMOTE_SDP, /* re-INVITE / UPDATE from the far end carried a new SDP (already answered) */
+  SIP_CALL_ENDED,      /* final: code + reason (SIP status, or 0 with a local cause); no more events */
+} sip_call_event_type;
+
+typedef struct sip_call_event {
+  sip_call_event_type type;
+  int code;
+  const char *reason;  /* e.g. "486 Busy Here", "no answer from 127.0.0.1:5080 (408 timeout)",
+                          "BYE from far end" */
+  const char *sdp;     /* plain SDP body or NULL */
+} sip_call_event;
+
+typedef void (*sip_call_listener)(void *user_data, const sip_call_event *event);
+
+typedef struct sip_call_params {
+  const config_account *account; /* borrowed; direct accounts send straight to the URI host */
+  const char *to;                /* request URI: sip:/sips: URI (tel:/digits already turned into
+                                    a SIP URI by the caller using the account's domain) */
+  const char *sdp_offer;         /* plain SDP */
+} sip_call_params;
+
+/* Sends the INVITE now. Returns NULL with one line in err when params are unusable (bad URI). */
+sip_call *sip_call_new_outgoing(sip_agent *agent, const sip_call_params *params,
+                                sip_call_listener listener, void *user_data, char *err,
+                                size_t err_len);
+
+/* Inbound: an INVITE arrived for a known account (or the direct account when the request URI
+ * names no account). The handler returns true if it took the call (it must then call
+ * sip_call_set_listener and later sip_call_answer/sip_call_reject); false -> 480 (no session)
+ * or the code it set with sip_call_reject before returning false. */
+typedef bool (*sip_incoming_handler)(void *user_data, sip_call *call,
+                                     const config_account *account, const char *from_uri,
+                                     const char *from_display, const char *to_uri,
+                                     const char *sdp_offer);
+void sip_agent_set_incoming_handler(sip_agent *agent, sip_incoming_handler handler,
+                                    void *user_data);
+
+void sip_call_set_listener(sip_call *call, sip_call_listener listener, void *user_data);
+
+/* Inbound: 180 Ringing (sent automatically when the handler takes the call). */
+void sip_call_ringing(sip_call *call);
+/* Inbound: 200 OK with the plain SDP answer. */
+void sip_call_answer(sip_call *call, const char *sdp_answer);
+/* Inbound, before answer: a final error (486 Busy Here, 603 Decline, 488, 480...). */
+void sip_call_reject(sip_call *call, int code, const char *phrase);
+/* Ends the call: CANCEL before answer, BYE after. An ENDED event follows. */
+void sip_call_hangup(sip_call *call);
+/* Sends DTMF via SIP INFO is NOT done: DTMF goes in RTP (RFC 4733) via the media layer. */
+
+void sip_call_free(sip_call *call);
+
+/* "sip:alice@example.com" of the far end (From for inbound, To for outbound). */
+const char *sip_call_remote_uri(const sip_call *call);
+
+#endif

@@ -2,9 +2,11 @@
  *
  * main owns the process: command line, configuration, the control thread's GMainLoop, the
  * order in which layers start and stop, and signals. Startup order: config -> log -> sip agent
- * (binds SIP) -> hub (server account registrations) -> http (binds HTTPS/WSS) -> first REGISTERs.
+ * (binds SIP) -> media engine (workers, DTLS certificate) -> hub (server account
+ * registrations) -> http (binds HTTPS/WSS) -> first REGISTERs.
  * Shutdown (SIGINT/SIGTERM) runs in reverse: close every WebSocket (sessions free their own
- * registrations), free the server registrations, let the SIP agent un-REGISTER everything
+ * registrations, their calls end), free the calls and server registrations, stop the media
+ * workers, let the SIP agent un-REGISTER everything
  * (bounded by [sip] shutdown_timeout), then free what is left. A second signal exits at once.
  *
  * Exit status: 0 clean stop, 1 runtime failure, 2 configuration or startup error. */
@@ -23,6 +25,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "media/media.h"
 #include "signal/hub.h"
 #include "sip/agent.h"
 
@@ -35,6 +38,7 @@ typedef struct process {
   config cfg;
   GMainLoop *loop;
   sip_agent *agent;
+  media_engine *media;
   hub *hub;
   http_server *http;
   bool stopping;
@@ -111,6 +115,8 @@ static gboolean on_stop_signal(gpointer user_data) {
   p->http = NULL;
   hub_free(p->hub);
   p->hub = NULL;
+  media_engine_free(p->media);
+  p->media = NULL;
   sip_agent_shutdown(p->agent, on_sip_shutdown_done, p);
   return G_SOURCE_CONTINUE; /* a second signal must still be seen */
 }
@@ -145,12 +151,22 @@ static int run(process *p) {
     fprintf(stderr, "tabphone: %s\n", err);
     return EXIT_CONFIG;
   }
-  p->hub = hub_new(&p->cfg, p->agent);
+  p->media = media_engine_new(&p->cfg, context, err, sizeof err);
+  if (!p->media) {
+    fprintf(stderr, "tabphone: %s\n", err);
+    sip_agent_shutdown(p->agent, on_sip_shutdown_done, p);
+    g_main_loop_run(p->loop);
+    sip_agent_free(p->agent);
+    g_main_loop_unref(p->loop);
+    return EXIT_CONFIG;
+  }
+  p->hub = hub_new(&p->cfg, p->agent, p->media);
   ws_handlers handlers = hub_ws_handlers(p->hub);
   p->http = http_server_new(&p->cfg, p->loop, &handlers, err, sizeof err);
   if (!p->http) {
     fprintf(stderr, "tabphone: %s\n", err);
     hub_free(p->hub);
+    media_engine_free(p->media);
     sip_agent_shutdown(p->agent, on_sip_shutdown_done, p);
     g_main_loop_run(p->loop);
     sip_agent_free(p->agent);

@@ -62,6 +62,7 @@ static const key_spec key_specs[] = {
     SRV("allowed_origins", VALUE_LIST, allowed_origins, 0, 0),
     SRV("session_idle_timeout", VALUE_INT, session_idle_timeout, 2, 86400),
     SRV("login_timeout", VALUE_INT, login_timeout, 2, 3600),
+    SRV("echo_destination", VALUE_STRING, echo_destination, 0, 0),
     SIP("listen", VALUE_LISTEN, sip_listen, 0, 0),
     SIP("public_ip", VALUE_OPT_STRING, public_ip, 0, 0),
     SIP("user_agent", VALUE_STRING, user_agent, 0, 0),
@@ -461,6 +462,7 @@ static void set_defaults(config *cfg) {
   cfg->allowed_origins = g_new0(char *, 1);
   cfg->session_idle_timeout = 90;
   cfg->login_timeout = 30;
+  cfg->echo_destination = g_strdup("echo");
   cfg->sip_listen = (config_listen){g_strdup("0.0.0.0"), 5060};
   cfg->user_agent = g_strdup("tabphone/" TABPHONE_VERSION);
   cfg->byo_accounts = true;
@@ -696,6 +698,7 @@ void config_free(config *cfg) {
   g_free(cfg->cert_file);
   g_free(cfg->key_file);
   g_free(cfg->web_root);
+  g_free(cfg->echo_destination);
   strv_free(cfg->allowed_origins);
   g_free(cfg->sip_listen.host);
   g_free(cfg->public_ip);

@@ -69,6 +69,7 @@ typedef struct config {
   char **allowed_origins;      /* NULL-terminated; empty = same origin as the Host header */
   int session_idle_timeout;    /* seconds without any frame before a session is closed */
   int login_timeout;           /* seconds an unauthenticated socket may stay open */
+  char *echo_destination;      /* dialing this answers with the built-in echo test ("echo") */
 
   /* [sip] */
   config_listen sip_listen;    /* UDP + TCP listener for SIP */

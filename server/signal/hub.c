@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "signal/call.h"
 #include "signal/protocol.h"
 #include "signal/session.h"
 
@@ -18,6 +19,10 @@ typedef struct server_account {
 struct hub {
   const config *cfg;
   sip_agent *agent;
+  media_engine *media;
+  GPtrArray *calls;           /* call*, owned: live calls */
+  GPtrArray *dying;           /* call*, owned: ended, freed by free_dying_calls */
+  guint free_source;          /* idle source that frees dying calls, 0 if none */
   GPtrArray *sessions;        /* session*, borrowed: a session removes itself when it ends */
   server_account *accounts;   /* one per cfg->accounts entry */
   size_t account_count;
@@ -56,10 +61,14 @@ static void create_account_registration(hub *h, server_account *sa) {
   if (!sa->reg) log_error("sip", acc->name, NULL, "account cannot register: %s", err);
 }
 
-hub *hub_new(const config *cfg, sip_agent *agent) {
+hub *hub_new(const config *cfg, sip_agent *agent, media_engine *media) {
   hub *h = g_new0(hub, 1);
   h->cfg = cfg;
   h->agent = agent;
+  h->media = media;
+  h->calls = g_ptr_array_new();
+  h->dying = g_ptr_array_new();
+  sip_agent_set_incoming_handler(agent, call_incoming, h);
   h->sessions = g_ptr_array_new();
   h->account_count = cfg->account_count;
   h->accounts = g_new0(server_account, cfg->account_count ? cfg->account_count : 1);
@@ -79,6 +88,12 @@ void hub_start(hub *h) {
 
 void hub_free(hub *h) {
   if (!h) return;
+  while (h->calls->len > 0) call_end(g_ptr_array_index(h->calls, 0), 503, "server shutting down");
+  for (guint i = 0; i < h->dying->len; i++) call_free(g_ptr_array_index(h->dying, i));
+  g_ptr_array_free(h->dying, TRUE);
+  g_ptr_array_free(h->calls, TRUE);
+  if (h->free_source) g_source_remove(h->free_source);
+  sip_agent_set_incoming_handler(h->agent, NULL, NULL);
   for (size_t i = 0; i < h->account_count; i++) registration_free(h->accounts[i].reg);
   g_free(h->accounts);
   g_ptr_array_free(h->sessions, TRUE);
@@ -107,6 +122,52 @@ json_t *hub_account_status(const hub *h, const char *account_name) {
                    registration_expires(reg));
 }
 
+/* ---- calls -------------------------------------------------------------------------------- */
+
+media_engine *hub_media_engine(const hub *h) { return h->media; }
+
+void hub_add_call(hub *h, call *c) { g_ptr_array_add(h->calls, c); }
+
+static gboolean free_dying_calls(gpointer data) {
+  hub *h = data;
+  h->free_source = 0;
+  GPtrArray *dying = h->dying;
+  h->dying = g_ptr_array_new();
+  for (guint i = 0; i < dying->len; i++) call_free(g_ptr_array_index(dying, i));
+  g_ptr_array_free(dying, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+void hub_remove_call(hub *h, call *c) {
+  if (!g_ptr_array_remove(h->calls, c)) return;
+  g_ptr_array_add(h->dying, c);
+  if (!h->free_source) h->free_source = g_idle_add(free_dying_calls, h);
+}
+
+call *hub_find_call(const hub *h, const session *s, const char *call_id) {
+  for (guint i = 0; i < h->calls->len; i++) {
+    call *c = g_ptr_array_index(h->calls, i);
+    if (call_matches(c, s, call_id)) return c;
+  }
+  return NULL;
+}
+
+GPtrArray *hub_sessions_for_account(const hub *h, const char *account_name) {
+  GPtrArray *out = g_ptr_array_new();
+  for (guint i = 0; i < h->sessions->len; i++) {
+    session *s = g_ptr_array_index(h->sessions, i);
+    if (session_may_use_account(s, account_name)) g_ptr_array_add(out, s);
+  }
+  return out;
+}
+
+void hub_session_closed(hub *h, session *s) {
+  /* call_session_closed may end a call, which removes it from h->calls: walk a copy. */
+  GPtrArray *calls = g_ptr_array_copy(h->calls, NULL, NULL);
+  for (guint i = 0; i < calls->len; i++) call_session_closed(g_ptr_array_index(calls, i), s);
+  g_ptr_array_free(calls, TRUE);
+}
+
 /* ---- http glue --------------------------------------------------------------------------- */
 
 static void *on_open(void *app, ws_conn *conn, const char *peer) {
@@ -129,8 +190,8 @@ static char *health_json(void *app) {
       json_object_set_new(registrations, h->accounts[i].account->name,
                           json_string(registration_state_name(registration_get_state(reg))));
   }
-  json_t *body = json_pack("{s:s, s:s, s:i, s:i, s:o}", "status", "ok", "version",
-                           TABPHONE_VERSION, "sessions", (json_int_t)h->sessions->len, "calls", 0,
+  json_t *body = json_pack("{s:s, s:s, s:I, s:I, s:o}", "status", "ok", "version",
+                           TABPHONE_VERSION, "sessions", (json_int_t)h->sessions->len, "calls", (json_int_t)h->calls->len,
                            "registrations", registrations);
   char *text = protocol_dump(body);
   json_decref(body);

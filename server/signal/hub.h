@@ -17,18 +17,20 @@
 
 #include "core/config.h"
 #include "http/server.h"
+#include "media/media.h"
 #include "sip/agent.h"
 #include "sip/registration.h"
 
 typedef struct hub hub;
 typedef struct session session;
+typedef struct call call;
 
-hub *hub_new(const config *cfg, sip_agent *agent);
+hub *hub_new(const config *cfg, sip_agent *agent, media_engine *media);
 
 /* Sends the first REGISTER of every server account with register = yes. */
 void hub_start(hub *hub);
 
-/* Frees the server registrations (the agent un-REGISTERs them during sip_agent_shutdown).
+/* Frees every call (BYE/CANCEL go out) and the server registrations (the agent un-REGISTERs them during sip_agent_shutdown).
  * Sessions must already be gone (http_server_free closes them). */
 void hub_free(hub *hub);
 
@@ -44,5 +46,16 @@ void hub_remove_session(hub *hub, session *s);
 registration *hub_account_registration(const hub *hub, const char *account_name);
 /* {"state","code","reason","expires"} of a server account (a new reference). */
 json_t *hub_account_status(const hub *hub, const char *account_name);
+
+/* Calls: the hub owns them. hub_remove_call takes a call out of the registry and frees it from
+ * an idle callback (so a call may end itself from inside any SIP or media listener). */
+media_engine *hub_media_engine(const hub *hub);
+void hub_add_call(hub *hub, call *c);
+void hub_remove_call(hub *hub, call *c);
+call *hub_find_call(const hub *hub, const session *s, const char *call_id);
+/* Logged-in sessions that may use account_name (a new array; free with g_ptr_array_free). */
+GPtrArray *hub_sessions_for_account(const hub *hub, const char *account_name);
+/* A session is closing: its calls end, calls ringing on it stop ringing there. */
+void hub_session_closed(hub *hub, session *s);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "auth/password.h"
 #include "core/log.h"
+#include "signal/call.h"
 #include "signal/protocol.h"
 #include "sip/registration.h"
 
@@ -34,6 +35,7 @@ typedef struct byo_registration {
   session *owner;
   registration *reg;
   char *uri;
+  config_account account; /* the account calls from this URI use; strings owned here */
   guint forget_source; /* pending removal after an un-REGISTER completed, 0 if none */
 } byo_registration;
 
@@ -61,6 +63,12 @@ static void byo_free(byo_registration *b) {
   if (b->forget_source) g_source_remove(b->forget_source);
   registration_free(b->reg); /* un-REGISTERs on its own if still registered */
   g_free(b->uri);
+  g_free(b->account.uri);
+  g_free(b->account.username);
+  g_free(b->account.password);
+  g_free(b->account.proxy);
+  g_free(b->account.display_name);
+  g_strfreev(b->account.codecs);
   g_free(b);
 }
 
@@ -133,6 +141,7 @@ void session_on_close(session *s) {
   if (s->login_timer) g_source_remove(s->login_timer);
   if (s->idle_timer) g_source_remove(s->idle_timer);
   s->login_timer = s->idle_timer = 0;
+  hub_session_closed(s->hub, s);
   hub_remove_session(s->hub, s);
   g_ptr_array_free(s->byo, TRUE);
   s->byo = NULL;
@@ -351,6 +360,11 @@ static void on_byo_event(void *user_data, const registration_event *event) {
   }
 }
 
+static char **default_codecs(void) {
+  static const char *const all[] = {"opus", "pcmu", "pcma", "g722", NULL};
+  return g_strdupv((char **)all);
+}
+
 static byo_registration *find_byo(session *s, const char *uri) {
   for (guint i = 0; i < s->byo->len; i++) {
     byo_registration *b = g_ptr_array_index(s->byo, i);
@@ -408,11 +422,15 @@ static void handle_register_byo(session *s, json_t *request) {
   byo_registration *b = g_new0(byo_registration, 1);
   b->owner = s;
   b->uri = g_strdup(uri);
+  b->account = (config_account){
+      .name = b->uri, .uri = g_strdup(uri), .username = g_strdup(params.username),
+      .password = g_strdup(params.password), .proxy = g_strdup(params.proxy),
+      .display_name = g_strdup(params.display_name), .transport = transport,
+      .do_register = true, .expires = params.expires, .codecs = default_codecs()};
   char err[256];
   b->reg = registration_new(hub_sip_agent(s->hub), &params, on_byo_event, b, err, sizeof err);
   if (!b->reg) {
-    g_free(b->uri);
-    g_free(b);
+    byo_free(b);
     send_error(s, request, PROTO_ERR_INVALID_FIELD, "%s", err);
     return;
   }
@@ -461,20 +479,81 @@ static void handle_pong(session *s, json_t *request) {
   (void)request;
 }
 
-static void handle_call_message(session *s, json_t *request) {
+/* The account a call goes out from: the one named (a configured account the user may use,
+ * or a bring-your-own URI registered by this tab), else the user's first registering account,
+ * else the direct account, else the tab's first own account. */
+static const config_account *choose_account(session *s, const char *name) {
+  const config *cfg = hub_config(s->hub);
+  if (name) {
+    if (config_user_may_use(cfg, s->user, name)) return config_find_account(cfg, name);
+    byo_registration *b = find_byo(s, name);
+    return b ? &b->account : NULL;
+  }
+  const config_account *direct = NULL;
+  for (size_t i = 0; i < cfg->account_count; i++) {
+    const config_account *acc = &cfg->accounts[i];
+    if (!config_user_may_use(cfg, s->user, acc->name)) continue;
+    if (acc->do_register && !acc->direct) return acc;
+    if (!direct) direct = acc;
+  }
+  if (direct) return direct;
+  return s->byo->len ? &((byo_registration *)g_ptr_array_index(s->byo, 0))->account : NULL;
+}
+
+static void handle_call(session *s, json_t *request) {
+  const char *to = protocol_string(request, "to");
+  const char *from_account = protocol_string(request, "from_account");
+  const config_account *account = choose_account(s, from_account);
+  bool echo = strcmp(to, hub_config(s->hub)->echo_destination) == 0;
+  if (!account && !echo) {
+    if (from_account)
+      send_error(s, request, PROTO_ERR_UNKNOWN_ACCOUNT, "no account to call from");
+    else
+      send_error(s, request, PROTO_ERR_NOT_ALLOWED, "this user has no account to call from");
+    return;
+  }
+  call_start_outgoing(s->hub, s, request, account);
+}
+
+typedef void (*call_handler)(call *c, session *s, const json_t *request);
+
+static void dispatch_to_call(session *s, json_t *request, call_handler handler) {
+  const char *call_id = protocol_string(request, "call_id");
+  call *c = call_id ? hub_find_call(s->hub, s, call_id) : NULL;
+  if (!c) {
+    send_error(s, request, PROTO_ERR_UNKNOWN_CALL, "no call '%.64s' in this tab",
+               call_id ? call_id : "");
+    return;
+  }
+  handler(c, s, request);
+}
+
+static void handle_accept(session *s, json_t *r) { dispatch_to_call(s, r, call_on_accept); }
+static void handle_reject(session *s, json_t *r) { dispatch_to_call(s, r, call_on_reject); }
+static void handle_hangup(session *s, json_t *r) { dispatch_to_call(s, r, call_on_hangup); }
+static void handle_dtmf(session *s, json_t *r) { dispatch_to_call(s, r, call_on_dtmf); }
+
+static void handle_candidate(session *s, json_t *request) {
+  /* Candidates can race a hangup: an unknown call here is not worth an error. */
+  const char *call_id = protocol_string(request, "call_id");
+  call *c = call_id ? hub_find_call(s->hub, s, call_id) : NULL;
+  if (c) call_on_candidate(c, s, request);
+}
+
+static void handle_not_yet(session *s, json_t *request) {
   send_error(s, request, PROTO_ERR_NOT_IMPLEMENTED,
-             "calls are not available in this build yet (registration only)");
+             "hold, resume and transfer are not available in this build yet");
 }
 
 typedef void (*message_handler)(session *s, json_t *request);
 
 static const message_handler handlers[MSG_TYPE_COUNT] = {
     [MSG_LOGIN] = handle_login,           [MSG_REGISTER] = handle_register,
-    [MSG_UNREGISTER] = handle_unregister, [MSG_CALL] = handle_call_message,
-    [MSG_ACCEPT] = handle_call_message,   [MSG_REJECT] = handle_call_message,
-    [MSG_CANDIDATE] = handle_call_message,[MSG_HANGUP] = handle_call_message,
-    [MSG_DTMF] = handle_call_message,     [MSG_HOLD] = handle_call_message,
-    [MSG_RESUME] = handle_call_message,   [MSG_TRANSFER] = handle_call_message,
+    [MSG_UNREGISTER] = handle_unregister, [MSG_CALL] = handle_call,
+    [MSG_ACCEPT] = handle_accept,         [MSG_REJECT] = handle_reject,
+    [MSG_CANDIDATE] = handle_candidate,   [MSG_HANGUP] = handle_hangup,
+    [MSG_DTMF] = handle_dtmf,             [MSG_HOLD] = handle_not_yet,
+    [MSG_RESUME] = handle_not_yet,        [MSG_TRANSFER] = handle_not_yet,
     [MSG_PING] = handle_ping,             [MSG_PONG] = handle_pong,
 };
 

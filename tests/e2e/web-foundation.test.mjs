@@ -17,38 +17,15 @@
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startFakeServer } from './fake-server.mjs';
+import { assertInsideTestNamespace, DESKTOP, PHONE } from './lib/browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webRoot = path.resolve(here, '../../web');
 const shotDir = path.join(here, 'screenshots');
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-
-// Every device must be loopback or ifb, every address loopback (or IPv6 link-local on the
-// dead-end ifb), and there must be no route but the local ones.
-function assertIsolatedNetwork() {
-  const how = 'run the browser tests through tests/e2e/run.sh (a loopback-only network namespace)';
-  const links = JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8' }));
-  for (const link of links) {
-    const kind = link.link_type === 'loopback' ? 'loopback' : link.linkinfo?.info_kind;
-    assert.ok(kind === 'loopback' || kind === 'ifb', `network device ${link.ifname} (${kind}) present: ${how}`);
-  }
-  for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
-    for (const a of addrs) {
-      const ok = a.family === 'IPv4' ? a.address.startsWith('127.') : a.address === '::1' || /^fe80:/i.test(a.address);
-      assert.ok(ok, `${name} has address ${a.address}: ${how}`);
-    }
-  }
-  const routes = JSON.parse(execFileSync('ip', ['-j', 'route', 'show'], { encoding: 'utf8' }));
-  assert.deepEqual(routes.filter((r) => r.dst === 'default'), [], `a default route exists: ${how}`);
-  assert.ok(os.networkInterfaces().lo, `loopback is down: ${how}`);
-}
 
 let browser;
 let context;
@@ -57,7 +34,7 @@ let problems; // console errors, page errors, failed requests of the current tes
 let allowed; // patterns of browser-made console errors a test expects (never our code's)
 
 before(async () => {
-  assertIsolatedNetwork();
+  assertInsideTestNamespace();
   fs.mkdirSync(shotDir, { recursive: true });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

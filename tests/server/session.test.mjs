@@ -133,14 +133,30 @@ test('repeated abuse closes the connection', async () => {
   } finally { await srv.stop(); }
 });
 
-test('call messages are validated and answered with not_implemented', async () => {
+test('in-call messages for an unknown call_id get unknown_call; hold is not_implemented yet', async () => {
   const srv = await startServer();
   try {
     const c = await SignalClient.connect(srv.wsUrl);
     await c.next('welcome');
-    const r = await c.request({ type: 'call', call_id: 'c1', to: 'sip:echo@127.0.0.1', sdp: 'v=0\r\n' });
-    assert.equal(r.code, 'not_implemented');
-    assert.equal(r.call_id, 'c1');
+    const h = await c.request({ type: 'hangup', call_id: 'nope' });
+    assert.equal(h.code, 'unknown_call');
+    assert.equal(h.call_id, 'nope');
+    const hold = await c.request({ type: 'hold', call_id: 'nope' });
+    assert.equal(hold.code, 'not_implemented');
+    await c.close();
+  } finally { await srv.stop(); }
+});
+
+test('a call with an unusable offer ends with a clear hangup', async () => {
+  const srv = await startServer();
+  try {
+    const c = await SignalClient.connect(srv.wsUrl);
+    await c.next('welcome');
+    c.send({ type: 'call', call_id: 'c1', to: 'sip:bob@127.0.0.1', sdp: 'v=0\r\n' });
+    const h = await c.next('hangup');
+    assert.equal(h.call_id, 'c1');
+    assert.equal(h.code, 400);
+    assert.match(h.reason, /offer is unusable/);
     await c.close();
   } finally { await srv.stop(); }
 });

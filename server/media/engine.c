@@ -1,0 +1,146 @@
+/* engine: the media engine of a tabphone process.
+ *
+ * Starts N media workers (one thread each, with its own GMainContext and GMainLoop; N = the
+ * number of cores until a config key exists), makes the DTLS context with a fresh ECDSA P-256
+ * certificate (dtls.c), initialises libsrtp once, and decides where ICE host candidates and
+ * the SIP-side RTP sockets live:
+ * - ICE: the [server] listen hosts when they are specific addresses (127.0.0.1 in tests;
+ *   libnice skips loopback when it gathers by itself), otherwise every non-loopback
+ *   interface address.
+ * - RTP: the [sip] listen host when specific, else bind 0.0.0.0 and advertise public_ip (or
+ *   the first ICE address when no public_ip is set).
+ * Calls go to the least-loaded worker.
+ *
+ * Ownership: the engine owns its workers, the SSL_CTX and the address lists. */
+#include <nice/interfaces.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "media/media_internal.h"
+
+static gpointer worker_main(gpointer data) {
+  media_worker *worker = data;
+  g_main_context_push_thread_default(worker->context);
+  g_main_loop_run(worker->loop);
+  g_main_context_pop_thread_default(worker->context);
+  return NULL;
+}
+
+static bool host_is_specific(const char *host) {
+  return host && *host && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0;
+}
+
+/* Where libnice gathers host candidates (see the file comment). */
+static char **ice_addresses_from(const config *cfg) {
+  GPtrArray *list = g_ptr_array_new();
+  for (size_t i = 0; i < cfg->listen_count; i++)
+    if (host_is_specific(cfg->listen[i].host))
+      g_ptr_array_add(list, g_strdup(cfg->listen[i].host));
+  if (list->len == 0) {
+    GList *ips = nice_interfaces_get_local_ips(FALSE);
+    for (GList *l = ips; l; l = l->next) g_ptr_array_add(list, l->data); /* takes the string */
+    g_list_free(ips);
+  }
+  if (list->len == 0) g_ptr_array_add(list, g_strdup("127.0.0.1"));
+  g_ptr_array_add(list, NULL);
+  return (char **)g_ptr_array_free(list, FALSE);
+}
+
+static void choose_rtp_hosts(media_engine *engine, const config *cfg) {
+  const char *sip_host = cfg->sip_listen.host;
+  if (host_is_specific(sip_host)) {
+    engine->rtp_bind_host = g_strdup(sip_host);
+    engine->rtp_sdp_host = g_strdup(cfg->public_ip ? cfg->public_ip : sip_host);
+  } else {
+    engine->rtp_bind_host = g_strdup("0.0.0.0");
+    engine->rtp_sdp_host =
+        g_strdup(cfg->public_ip ? cfg->public_ip : engine->ice_addresses[0]);
+  }
+}
+
+static bool start_workers(media_engine *engine, char *err, size_t err_len) {
+  engine->worker_count = g_get_num_processors();
+  if (engine->worker_count < 1) engine->worker_count = 1;
+  engine->workers = g_new0(media_worker, engine->worker_count);
+  for (size_t i = 0; i < engine->worker_count; i++) {
+    media_worker *w = &engine->workers[i];
+    w->context = g_main_context_new();
+    w->loop = g_main_loop_new(w->context, FALSE);
+    char name[16];
+    g_snprintf(name, sizeof name, "media-%zu", i);
+    GError *error = NULL;
+    w->thread = g_thread_try_new(name, worker_main, w, &error);
+    if (!w->thread) {
+      g_snprintf(err, err_len, "media worker: %s", error->message);
+      g_error_free(error);
+      return false;
+    }
+  }
+  return true;
+}
+
+media_engine *media_engine_new(const config *cfg, GMainContext *control, char *err,
+                               size_t err_len) {
+  if (!srtp_leg_global_init()) {
+    g_snprintf(err, err_len, "libsrtp: srtp_init failed");
+    return NULL;
+  }
+  media_engine *engine = g_new0(media_engine, 1);
+  engine->control = control ? g_main_context_ref(control) : g_main_context_ref_thread_default();
+  engine->dtls_context =
+      dtls_context_new(engine->fingerprint, sizeof engine->fingerprint, err, err_len);
+  if (!engine->dtls_context) {
+    media_engine_free(engine);
+    return NULL;
+  }
+  engine->ice_addresses = ice_addresses_from(cfg);
+  choose_rtp_hosts(engine, cfg);
+  if (!start_workers(engine, err, err_len)) {
+    media_engine_free(engine);
+    return NULL;
+  }
+  char *joined = g_strjoinv(",", engine->ice_addresses);
+  log_info("media", NULL, NULL, "%zu workers, ICE host addresses %s, RTP on %s (SDP %s)",
+           engine->worker_count, joined, engine->rtp_bind_host, engine->rtp_sdp_host);
+  g_free(joined);
+  return engine;
+}
+
+static gboolean quit_loop(gpointer data) {
+  g_main_loop_quit(data);
+  return G_SOURCE_REMOVE;
+}
+
+void media_engine_free(media_engine *engine) {
+  if (!engine) return;
+  for (size_t i = 0; engine->workers && i < engine->worker_count; i++) {
+    media_worker *w = &engine->workers[i];
+    if (w->thread) {
+      g_main_context_invoke(w->context, quit_loop, w->loop);
+      g_thread_join(w->thread);
+    }
+    g_main_loop_unref(w->loop);
+    g_main_context_unref(w->context);
+  }
+  g_free(engine->workers);
+  if (engine->dtls_context) SSL_CTX_free(engine->dtls_context);
+  g_strfreev(engine->ice_addresses);
+  g_free(engine->rtp_bind_host);
+  g_free(engine->rtp_sdp_host);
+  g_main_context_unref(engine->control);
+  g_free(engine);
+}
+
+const char *media_engine_fingerprint(const media_engine *engine) { return engine->fingerprint; }
+
+size_t media_engine_call_count(const media_engine *engine) {
+  return atomic_load(&((media_engine *)engine)->call_count);
+}
+
+media_worker *media_engine_pick_worker(media_engine *engine) {
+  media_worker *best = &engine->workers[0];
+  for (size_t i = 1; i < engine->worker_count; i++)
+    if (atomic_load(&engine->workers[i].calls) < atomic_load(&best->calls))
+      best = &engine->workers[i];
+  return best;
+}

@@ -1,0 +1,210 @@
+/* media_internal: the structs shared by the files of server/media/ (not part of the contract).
+ *
+ * Who touches what:
+ * - media_engine: built and freed on the control thread; read-only afterwards except the
+ *   atomic counters, so workers may read it.
+ * - call_media: one allocation shared by the control thread and its worker, kept alive by an
+ *   atomic refcount (the control side holds one reference until call_media_free; every message
+ *   in flight between threads holds one). The fields marked "control" are only touched on the
+ *   control thread (or written once before the call is published to the worker); the fields
+ *   marked "worker" only on the call's worker, from its start message to its destroy message.
+ *   Nothing else is shared, so no lock exists.
+ * - Packet buffers live inside call_media: the packet path allocates nothing. */
+#ifndef TABPHONE_MEDIA_MEDIA_INTERNAL_H
+#define TABPHONE_MEDIA_MEDIA_INTERNAL_H
+
+#include <nice/agent.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <srtp2/srtp.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "media/media.h"
+
+#define MEDIA_PACKET_MAX 1500                             /* largest datagram we handle */
+#define MEDIA_BUFFER_SIZE (MEDIA_PACKET_MAX + SRTP_MAX_TRAILER_LEN + 16)
+#define MEDIA_BROWSER_SSRC 2058354689u                    /* 0x7AB00001, in our WebRTC SDP */
+#define MEDIA_RTP_TIMEOUT_S 30                            /* until a config key exists */
+#define MEDIA_DTLS_MTU 1200
+
+typedef struct media_worker {
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  atomic_int calls; /* for least-loaded assignment */
+} media_worker;
+
+struct media_engine {
+  GMainContext *control;
+  media_worker *workers;
+  size_t worker_count;
+  SSL_CTX *dtls_context;    /* shared by all calls; SSL_new is thread-safe */
+  char fingerprint[100];    /* "AB:CD:..." (32 bytes -> 95 chars) */
+  char **ice_addresses;     /* NULL-terminated, where libnice gathers host candidates */
+  char *rtp_bind_host;      /* where rtp legs bind ("0.0.0.0" when unspecific) */
+  char *rtp_sdp_host;       /* what goes into the SIP SDP */
+  atomic_size_t call_count;
+  atomic_uint next_id;
+};
+
+/* ICE (ice.c), worker fields. */
+typedef struct ice_leg {
+  NiceAgent *agent;
+  guint stream_id;
+  bool connected;           /* component reached CONNECTED or READY */
+  bool failed;
+} ice_leg;
+
+/* DTLS (dtls.c), worker fields. */
+typedef struct dtls_leg {
+  SSL *ssl;
+  BIO *incoming;            /* memory BIO we write received datagrams into */
+  bool client;              /* we are the DTLS client (a=setup:active) */
+  bool started;             /* SSL_do_handshake called at least once */
+  bool done;                /* handshake finished and SRTP keyed */
+  bool failed;
+  GSource *timer;           /* DTLS retransmission timer */
+  char remote_fingerprint[100];
+  bool remote_fingerprint_sha256;
+} dtls_leg;
+
+/* SRTP (srtp.c), worker fields. */
+typedef struct srtp_leg {
+  srtp_t inbound;
+  srtp_t outbound;
+  bool ready;
+  const char *profile_name; /* static string */
+} srtp_leg;
+
+/* The SIP-side UDP pair (rtp_leg.c). Bound on the control thread in call_media_new; the
+ * sources and addresses are worker fields. */
+typedef struct rtp_leg {
+  int rtp_fd;
+  int rtcp_fd;
+  int port;
+  GSource *rtp_source;
+  GSource *rtcp_source;
+  struct sockaddr_storage rtp_remote;
+  struct sockaddr_storage rtcp_remote;
+  socklen_t rtp_remote_len;
+  socklen_t rtcp_remote_len;
+  bool latched;             /* rtp_remote follows the first source the far end sent from */
+} rtp_leg;
+
+/* Stream continuity state for what we send on each leg (bridge.c, dtmf.c), worker fields. */
+typedef struct bridge_state {
+  media_codec_map map;
+  bool have_map;
+  uint32_t sip_ssrc;        /* our SSRC toward the SIP side */
+  uint32_t browser_in_ssrc; /* last browser SSRC seen (0 = none yet) */
+  uint16_t seq_offset;      /* sip seq = browser seq + seq_offset */
+  uint32_t ts_offset;       /* sip ts = browser ts + ts_offset */
+  uint16_t last_sip_seq;
+  uint32_t last_sip_ts;
+  gint64 last_sip_send_us;
+  bool sent_to_sip;
+  bool sent_to_browser;
+  bool got_from_browser;
+  bool got_from_sip;
+} bridge_state;
+
+/* RFC 4733 sender (dtmf.c), worker fields. */
+typedef struct dtmf_sender {
+  char digits[64];          /* queued, not yet started */
+  size_t queued;
+  int duration_ms;
+  GSource *timer;
+  bool active;              /* an event is being sent */
+  uint8_t event;
+  uint32_t start_ts;
+  uint32_t elapsed;         /* timestamp units sent so far */
+  int end_sent;             /* E-bit packets sent (3 in all) */
+} dtmf_sender;
+
+struct call_media {
+  atomic_int refs;
+  atomic_bool closed;       /* control: set by call_media_free; no listener call after */
+
+  /* control (set before the call is published to its worker, then read-only) */
+  media_engine *engine;
+  media_worker *worker;
+  media_listener listener;
+  void *user_data;
+  media_mode mode;
+  bool ice_controlling;
+  char subject[32];         /* "call m<n>" for the log */
+  webrtc_local local;
+  char rtp_address[64];
+  int rtp_port;
+
+  /* worker */
+  bool destroyed;
+  ice_leg ice;
+  dtls_leg dtls;
+  srtp_leg srtp;
+  rtp_leg rtp;
+  bridge_state bridge;
+  dtmf_sender dtmf;
+  GSource *watchdog;        /* 1 s timer for the RTP inactivity timeout */
+  gint64 last_browser_rx_us;
+  gint64 last_sip_rx_us;
+  gint64 connected_us;
+  bool timed_out;
+  uint8_t buffer[MEDIA_BUFFER_SIZE];     /* packet being processed */
+  uint8_t dtmf_buffer[64];
+};
+
+/* engine.c */
+media_worker *media_engine_pick_worker(media_engine *engine);
+
+/* call_media.c: events toward the control thread (copies the strings). Worker only. */
+void media_emit(call_media *media, media_event_type type, const char *candidate,
+                const char *reason, const char *srtp_profile);
+void media_fail(call_media *media, const char *reason); /* once per call */
+call_media *call_media_ref(call_media *media);
+void call_media_unref(call_media *media);
+
+/* ice.c (worker) */
+bool ice_leg_start(call_media *media);
+void ice_leg_set_remote_credentials(call_media *media, const char *ufrag, const char *pwd);
+void ice_leg_add_remote_candidate(call_media *media, const char *line);
+bool ice_leg_send(call_media *media, const uint8_t *data, size_t len);
+void ice_leg_stop(call_media *media);
+
+/* dtls.c (engine setup on control; the rest worker) */
+SSL_CTX *dtls_context_new(char *fingerprint, size_t fingerprint_len, char *err, size_t err_len);
+bool dtls_leg_setup(call_media *media, bool client, const char *fingerprint_alg,
+                    const char *fingerprint);
+void dtls_leg_on_ice_connected(call_media *media);
+void dtls_leg_on_datagram(call_media *media, const uint8_t *data, size_t len);
+void dtls_leg_stop(call_media *media);
+
+/* srtp.c (worker; srtp_leg_global_init once from the engine) */
+bool srtp_leg_global_init(void);
+bool srtp_leg_start(srtp_leg *leg, int profile_id, const uint8_t *local_key,
+                    const uint8_t *local_salt, const uint8_t *remote_key,
+                    const uint8_t *remote_salt);
+bool srtp_leg_protect(srtp_leg *leg, uint8_t *data, int *len, bool rtcp);
+bool srtp_leg_unprotect(srtp_leg *leg, uint8_t *data, int *len, bool rtcp);
+void srtp_leg_stop(srtp_leg *leg);
+
+/* rtp_leg.c (bind/close on control before publish or at the end; the rest worker) */
+bool rtp_leg_bind(rtp_leg *leg, const char *host, char *err, size_t err_len);
+void rtp_leg_attach(call_media *media);
+void rtp_leg_set_remote(call_media *media, const char *address, int rtp_port, int rtcp_port);
+void rtp_leg_send(call_media *media, const uint8_t *data, size_t len, bool rtcp);
+void rtp_leg_close(rtp_leg *leg);
+
+/* bridge.c (worker): one packet from either leg, already classified as RTP or RTCP. */
+void bridge_from_browser(call_media *media, const uint8_t *data, size_t len, bool rtcp);
+void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rtcp);
+void bridge_set_codec_map(call_media *media, const media_codec_map *map);
+/* Sends a packet we built toward the SIP side, counting it in the stream's continuity. */
+void bridge_send_to_sip(call_media *media, uint8_t *data, size_t len);
+
+/* dtmf.c (worker) */
+void dtmf_sender_queue(call_media *media, const char *digits, int duration_ms);
+void dtmf_sender_stop(call_media *media);
+
+#endif

@@ -1,0 +1,76 @@
+/* rtp: pure helpers for RTP/RTCP headers (RFC 3550), the demultiplexing of one UDP flow that
+ * carries STUN, DTLS, RTP and RTCP together (RFC 7983, RFC 5761), and RFC 4733 telephone-event
+ * packets. No I/O and no allocation: every function works on a caller's buffer, so the packet
+ * path and the fuzzer can call them freely.
+ *
+ * Thread-safety: none needed (no state). */
+#ifndef TABPHONE_MEDIA_RTP_H
+#define TABPHONE_MEDIA_RTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RTP_HEADER_MIN 12
+#define RTCP_HEADER_MIN 8
+
+/* What the first byte (and, for RTP/RTCP, the second) of a datagram says it is. */
+typedef enum {
+  PACKET_UNKNOWN = 0,
+  PACKET_STUN, /* 0..3 */
+  PACKET_DTLS, /* 20..63 */
+  PACKET_RTP,  /* 128..191 with a payload type outside 64..95 */
+  PACKET_RTCP, /* 128..191 with a second byte in 192..223 (RTCP packet types 192-223) */
+} packet_kind;
+
+packet_kind packet_classify(const uint8_t *data, size_t len);
+
+/* The parts of an RTP header the bridge needs. payload/payload_len exclude padding. */
+typedef struct rtp_header {
+  bool marker;
+  uint8_t payload_type;
+  uint16_t seq;
+  uint32_t timestamp;
+  uint32_t ssrc;
+  size_t header_len; /* fixed header + CSRCs + extension */
+  size_t payload_len;
+} rtp_header;
+
+/* Validates version, CSRC count, extension and padding against len. false = malformed. */
+bool rtp_parse(const uint8_t *data, size_t len, rtp_header *out);
+
+/* In-place rewrites of a packet that rtp_parse accepted (the marker bit is kept). */
+void rtp_set_payload_type(uint8_t *data, uint8_t payload_type);
+void rtp_set_seq(uint8_t *data, uint16_t seq);
+void rtp_set_timestamp(uint8_t *data, uint32_t timestamp);
+void rtp_set_ssrc(uint8_t *data, uint32_t ssrc);
+
+/* Walks a compound RTCP packet: every part has version 2 and fits. Returns the number of
+ * parts, 0 when malformed. */
+size_t rtcp_validate(const uint8_t *data, size_t len);
+/* The sender SSRC of the first RTCP part (bytes 4..7). Call after rtcp_validate. */
+uint32_t rtcp_sender_ssrc(const uint8_t *data);
+
+/* RFC 4733: the event code of a DTMF digit (0-9 -> 0-9, * -> 10, # -> 11, A-D -> 12-15), or
+ * -1 for anything else (lowercase a-d accepted). */
+int rtp_dtmf_event_code(char digit);
+
+/* One telephone-event packet (RTP header + 4-byte payload). */
+typedef struct rtp_dtmf_packet {
+  uint8_t payload_type;
+  bool marker;         /* first packet of an event */
+  uint16_t seq;
+  uint32_t timestamp;  /* the event's start, constant for all of its packets */
+  uint32_t ssrc;
+  uint8_t event;       /* rtp_dtmf_event_code */
+  bool end;            /* E bit */
+  uint8_t volume;      /* 0..63, dBm0 below 0 */
+  uint16_t duration;   /* in timestamp units since the start */
+} rtp_dtmf_packet;
+
+#define RTP_DTMF_PACKET_LEN 16
+
+/* Writes RTP_DTMF_PACKET_LEN bytes into out (cap must allow it). Returns the length, 0 if not. */
+size_t rtp_build_dtmf(const rtp_dtmf_packet *packet, uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder: the sdp module is being written */

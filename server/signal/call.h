@@ -1,0 +1,53 @@
+/* call: one phone call as the tab sees it — the browser-side WebRTC media (server/media), the
+ * SIP dialog (server/sip/call.h) and the SDP translation between them (server/sdp) — driven by
+ * signaling messages from its session and by events from SIP and media.
+ *
+ * Outbound: `call` from a tab -> INVITE at once (the SIP SDP does not wait for ICE), 1xx ->
+ * `progress`, 2xx -> `answered`, failures -> `hangup` with the SIP code and a plain reason.
+ * The destination "echo" is answered by the server itself (media looped back, no SIP).
+ * Inbound: an INVITE for an account rings every logged-in session that may use it
+ * (`incoming`); the first `accept` wins, the others get `hangup` "answered_elsewhere".
+ *
+ * Threading: control thread only.
+ * Ownership: the hub owns every call (hub_add_call / hub_remove_call); a call ends itself
+ * (call_end) and is freed by the hub. A call borrows its sessions; a session that closes calls
+ * call_session_closed for each call it touches. */
+#ifndef TABPHONE_SIGNAL_CALL_H
+#define TABPHONE_SIGNAL_CALL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/config.h"
+#include "signal/hub.h"
+#include "sip/call.h"
+
+typedef struct call call;
+
+/* Handles a validated `call` message from session s (errors are sent to s). */
+void call_start_outgoing(hub *h, session *s, const json_t *request,
+                         const config_account *account);
+
+/* The SIP layer's incoming handler (registered by the hub). */
+bool call_incoming(void *hub_ptr, sip_call *sip, const config_account *account,
+                   const char *from_uri, const char *from_display, const char *to_uri,
+                   const char *sdp_offer);
+
+/* Messages from a tab about an existing call (validated by protocol.c). */
+void call_on_accept(call *c, session *s, const json_t *request);
+void call_on_reject(call *c, session *s, const json_t *request);
+void call_on_candidate(call *c, session *s, const json_t *request);
+void call_on_hangup(call *c, session *s, const json_t *request);
+void call_on_dtmf(call *c, session *s, const json_t *request);
+
+/* s is going away: a call it owns is hung up; a call ringing on it stops ringing there. */
+void call_session_closed(call *c, session *s);
+
+/* Does this call belong to (or ring on) s under call_id? */
+bool call_matches(const call *c, const session *s, const char *call_id);
+
+/* Hangs up both legs (tab told with code/reason) and asks the hub to free it. */
+void call_end(call *c, int code, const char *reason);
+void call_free(call *c);
+
+#endif

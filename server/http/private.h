@@ -12,6 +12,7 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "http/server.h"
 
@@ -26,8 +27,18 @@ struct http_server {
   bool stopping;               /* http_server_free is running */
 };
 
+/* A static file too large to answer in one write, sent one chunk per HTTP_WRITEABLE.
+ * lws re-creates the slot when a keep-alive transaction ends, so this never outlives one
+ * response; open is false in a zeroed slot. */
+typedef struct http_file_stream {
+  bool open;
+  int fd;
+  off_t left; /* body bytes still to send */
+} http_file_stream;
+
 typedef struct http_slot {
-  ws_conn *conn; /* NULL for plain HTTP */
+  ws_conn *conn;         /* NULL for plain HTTP */
+  http_file_stream file; /* plain HTTP only */
 } http_slot;
 
 /* What happens after a response went out. */
@@ -38,7 +49,11 @@ typedef enum {
 } http_after;
 
 /* request.c */
-int http_request_handle(http_server *server, struct lws *wsi);
+int http_request_handle(http_server *server, struct lws *wsi, http_slot *slot);
+/* LWS_CALLBACK_HTTP_WRITEABLE: the next chunk of a streamed file, if one is being sent. */
+int http_file_writeable(struct lws *wsi, http_slot *slot);
+/* Connection or transaction gone: closes a streamed file's descriptor. Idempotent. */
+void http_file_abort(http_slot *slot);
 int http_respond(struct lws *wsi, unsigned int status, const char *content_type,
                  const char *cache_control, const char *body, size_t body_len, http_after after);
 void http_peer_address(struct lws *wsi, char *out, size_t out_len);

@@ -2,25 +2,46 @@
  *
  * GET/HEAD /healthz  -> the JSON the app builds (health_json), never cached.
  * GET/HEAD anything  -> a file under web_root, through static_files (which owns every
- *                       decision about paths), sent by lws_serve_http_file.
+ *                       decision about paths), sent by serve_file below.
  * any other method   -> 405, and the connection is closed (its body, if any, is never read).
  *
  * The security headers (CSP, nosniff, Referrer-Policy, HSTS on TLS) are not added here: they
  * are the vhost's canned headers (server.c), which lws puts on every response it starts with
- * lws_add_http_header_status, including ours and lws's own error pages. */
+ * lws_add_http_header_status, including ours and lws's own error pages.
+ *
+ * Why files are not sent with lws_serve_http_file: in libwebsockets 4.1.6 it builds the
+ * response headers in the per-thread pt->serv_buf, which is also the buffer lws has just read
+ * the request into. Whatever followed the request in that read (the next request on a
+ * keep-alive connection) is only copied to the connection's buflist after our LWS_CALLBACK_HTTP
+ * returns, so it is copied already overwritten by the header text; the parser then sees an
+ * unknown method and answers 403 and closes (lib/roles/http/server/server.c
+ * lws_serve_http_file; lib/roles/h1/ops-h1.c lws_h1_server_socket_service; parsers.c
+ * "Unknown method - dropping" -> forbid). Every response here is therefore built in memory we
+ * own, never in pt->serv_buf. */
 #include "http/private.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "http/static_files.h"
 
-enum { MAX_URI = 4096, RESPONSE_HEADROOM = 2048 };
+enum {
+  MAX_URI = 4096,
+  RESPONSE_HEADROOM = 2048,
+  /* Files up to this size go out in one write like any other response (all of web/ does);
+   * larger ones are streamed in chunks of FILE_CHUNK so memory stays bounded. */
+  SMALL_FILE_MAX = 256 * 1024,
+  FILE_CHUNK = 16 * 1024,
+};
 
 typedef enum { METHOD_GET, METHOD_HEAD, METHOD_OTHER } http_method;
 
@@ -105,8 +126,10 @@ int http_respond(struct lws *wsi, unsigned int status, const char *content_type,
     memcpy(p, body, body_len);
     p += body_len;
   }
-  /* Plain LWS_WRITE_HTTP (not _HEADERS) so lws does not count our body against a
-   * content-length it would otherwise track itself. */
+  /* One plain LWS_WRITE_HTTP for headers and body: over HTTP/1.1 (the only ALPN we offer) lws
+   * 4.1.6 only counts body bytes against a content-length it set itself
+   * (lws_add_http_header_content_length, not used here), so this is a raw write and leaves no
+   * accounting behind for the next transaction. */
   ok = ok && lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) == (int)(p - start);
   free(buf);
   return ok ? finish(wsi, after) : -1;
@@ -134,20 +157,115 @@ static int serve_health(http_server *server, struct lws *wsi) {
   return rc;
 }
 
-static int serve_file(struct lws *wsi, const char *file) {
-  unsigned char extra[256];
-  unsigned char *p = extra;
+/* Reads all of a small file (size known from fstat) into a new buffer. */
+static char *read_whole(int fd, size_t size) {
+  char *body = malloc(size ? size : 1);
+  size_t got = 0;
+  while (body && got < size) {
+    ssize_t n = read(fd, body + got, size - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) { /* error, or the file shrank under us */
+      free(body);
+      return NULL;
+    }
+    got += (size_t)n;
+  }
+  return body;
+}
 
-  if (!add_header(wsi, "cache-control:", static_files_cache_control(file), &p, extra + sizeof(extra)))
+void http_file_abort(http_slot *slot) {
+  if (slot && slot->file.open) {
+    close(slot->file.fd);
+    slot->file.open = false;
+  }
+}
+
+/* Headers of a streamed file, then the body from HTTP_WRITEABLE. */
+static int start_stream(struct lws *wsi, http_slot *slot, int fd, off_t size, const char *file) {
+  unsigned char buf[LWS_PRE + RESPONSE_HEADROOM];
+  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+  char length[24];
+
+  snprintf(length, sizeof(length), "%lld", (long long)size);
+  if (lws_add_http_header_status(wsi, 200, &p, end) != 0 ||
+      !add_header(wsi, "content-type:", static_files_content_type(file), &p, end) ||
+      !add_header(wsi, "content-length:", length, &p, end) ||
+      !add_header(wsi, "cache-control:", static_files_cache_control(file), &p, end) ||
+      lws_finalize_http_header(wsi, &p, end) != 0 ||
+      lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start)) {
+    close(fd);
     return -1;
-  int n = lws_serve_http_file(wsi, file, static_files_content_type(file), (const char *)extra,
-                              (int)(p - extra));
-  if (n < 0)
-    return -1;
-  /* >0: sent completely already (small file, HEAD); the transaction is over. */
-  if (n > 0 && lws_http_transaction_completed(wsi))
-    return -1;
+  }
+  if (is_head(wsi)) {
+    close(fd);
+    return finish(wsi, HTTP_AFTER_KEEP_ALIVE);
+  }
+  slot->file = (http_file_stream){.open = true, .fd = fd, .left = size};
+  lws_callback_on_writable(wsi);
   return 0;
+}
+
+int http_file_writeable(struct lws *wsi, http_slot *slot) {
+  if (!slot || !slot->file.open)
+    return 0;
+  unsigned char *buf = malloc(LWS_PRE + FILE_CHUNK);
+  if (!buf) {
+    http_file_abort(slot);
+    return -1;
+  }
+  size_t want = slot->file.left < FILE_CHUNK ? (size_t)slot->file.left : FILE_CHUNK;
+  ssize_t n;
+  do
+    n = read(slot->file.fd, buf + LWS_PRE, want);
+  while (n < 0 && errno == EINTR);
+  /* The headers promised slot->file.left more bytes: a short file can only end the
+   * connection, never the transaction. */
+  if (n <= 0) {
+    free(buf);
+    http_file_abort(slot);
+    return -1;
+  }
+  slot->file.left -= n;
+  bool last = slot->file.left == 0;
+  int written =
+      lws_write(wsi, buf + LWS_PRE, (size_t)n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+  free(buf);
+  if (written != (int)n) {
+    http_file_abort(slot);
+    return -1;
+  }
+  if (!last) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  http_file_abort(slot);
+  return finish(wsi, HTTP_AFTER_KEEP_ALIVE);
+}
+
+/* static_files already checked the path; this opens it and answers 200 with its bytes. */
+static int serve_file(struct lws *wsi, http_slot *slot, const char *file) {
+  struct stat st;
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return respond_status(wsi, 404, HTTP_AFTER_KEEP_ALIVE);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return respond_status(wsi, 404, HTTP_AFTER_KEEP_ALIVE);
+  }
+  if (st.st_size > SMALL_FILE_MAX)
+    return start_stream(wsi, slot, fd, st.st_size, file);
+
+  size_t size = (size_t)st.st_size;
+  char *body = read_whole(fd, size);
+  close(fd);
+  if (!body)
+    return respond_status(wsi, 500, HTTP_AFTER_KEEP_ALIVE);
+  int rc = http_respond(wsi, 200, static_files_content_type(file),
+                        static_files_cache_control(file), body, size, HTTP_AFTER_KEEP_ALIVE);
+  free(body);
+  return rc;
 }
 
 static http_method request_method(struct lws *wsi, char *uri, size_t uri_len, int *raw_len) {
@@ -166,7 +284,7 @@ static http_method request_method(struct lws *wsi, char *uri, size_t uri_len, in
   return method;
 }
 
-int http_request_handle(http_server *server, struct lws *wsi) {
+int http_request_handle(http_server *server, struct lws *wsi, http_slot *slot) {
   char uri[MAX_URI];
   char shown[256];
   char peer[64];
@@ -199,5 +317,5 @@ int http_request_handle(http_server *server, struct lws *wsi) {
               found.status);
   if (found.status != 200)
     return respond_status(wsi, (unsigned int)found.status, HTTP_AFTER_KEEP_ALIVE);
-  return serve_file(wsi, found.file);
+  return serve_file(wsi, slot, found.file);
 }

@@ -76,9 +76,15 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
   switch (reason) {
   case LWS_CALLBACK_HTTP:
-    return http_request_handle(server, wsi);
-  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return http_request_handle(server, wsi, slot);
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    return http_file_writeable(wsi, slot);
+  case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    /* A streamed file's descriptor must not outlive its connection (or its slot, which lws
+     * frees when it drops the protocol). */
+    http_file_abort(slot);
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
     return ws_confirm_upgrade(server, wsi, in);
   case LWS_CALLBACK_ESTABLISHED:

@@ -150,7 +150,7 @@ struct call_media {
   gint64 last_browser_rx_us;
   gint64 last_sip_rx_us;
   gint64 connected_us;
-  bool timed_out;
+  bool ended;               /* a FAILED or RTP_TIMEOUT event was sent */
   uint8_t buffer[MEDIA_BUFFER_SIZE];     /* packet being processed */
   uint8_t dtmf_buffer[64];
 };

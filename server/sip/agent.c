@@ -13,7 +13,13 @@
  *                       refuses to destroy a nua whose shutdown did not finish).
  *
  * Event routing: every handle's magic is a sip_handle_owner (see sip_internal.h); handles with no
- * owner are adopted un-REGISTERs that the agent finishes itself.
+ * owner are either adopted (un-REGISTERs and ending calls that the agent finishes itself) or new
+ * incoming requests: an INVITE goes to call.c (sip_call_incoming), anything else gets 480.
+ *
+ * nua-wide call settings (every call handle inherits them, incoming ones included): sofia's SDP
+ * engine (soa) is off, so our SDP passes verbatim; no automatic 180/200, automatic ACK; UPDATE is
+ * answered by us (NUTAG_APPL_METHOD), not by sofia; Supported lists "timer" only: no 100rel,
+ * whose PRACK handling has assertion crashes in sofia-sip 1.12.11.
  */
 #include "sip/agent.h"
 
@@ -44,6 +50,9 @@ struct sip_agent {
   nua_t *nua;
   GPtrArray *registrations; /* live registrations (borrowed pointers) */
   GPtrArray *adopted;       /* nua_handle_t* waiting for an un-REGISTER answer */
+  GPtrArray *adopted_calls; /* nua_handle_t* of ended calls whose SIP side is finishing */
+  sip_incoming_handler incoming;
+  void *incoming_data;
 
   bool shutting_down;
   bool nua_shutdown_sent;
@@ -100,6 +109,50 @@ void sip_agent_adopt(sip_agent *agent, nua_handle_t *nh) {
   g_ptr_array_add(agent->adopted, nh);
 }
 
+void sip_agent_adopt_call(sip_agent *agent, nua_handle_t *nh) {
+  nua_handle_bind(nh, NULL);
+  g_ptr_array_add(agent->adopted_calls, nh);
+}
+
+void sip_agent_set_incoming_handler(sip_agent *agent, sip_incoming_handler handler,
+                                    void *user_data) {
+  agent->incoming = handler;
+  agent->incoming_data = user_data;
+}
+
+sip_incoming_handler sip_agent_incoming_handler(sip_agent *agent, void **user_data) {
+  *user_data = agent->incoming_data;
+  return agent->incoming;
+}
+
+bool sip_agent_message_source(sip_agent *agent, struct sockaddr_storage *addr, char *text,
+                              size_t text_len) {
+  msg_t *msg = nua_current_request(agent->nua);
+  su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+  if (!ai || !ai->ai_addr || (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
+    return false;
+  if (addr) {
+    memset(addr, 0, sizeof *addr);
+    memcpy(addr, ai->ai_addr, ai->ai_addrlen < sizeof *addr ? ai->ai_addrlen : sizeof *addr);
+  }
+  if (text) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port;
+    if (ai->ai_family == AF_INET) {
+      const struct sockaddr_in *v4 = (const struct sockaddr_in *)ai->ai_addr;
+      inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
+      port = ntohs(v4->sin_port);
+      snprintf(text, text_len, "%s:%d", ip, port);
+    } else {
+      const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ai->ai_addr;
+      inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
+      port = ntohs(v6->sin6_port);
+      snprintf(text, text_len, "[%s]:%d", ip, port);
+    }
+  }
+  return true;
+}
+
 /* ---- shutdown ---- */
 
 static void finish_shutdown(sip_agent *agent) {
@@ -119,7 +172,7 @@ static void start_nua_shutdown(sip_agent *agent) {
 }
 
 static bool registrations_pending(sip_agent *agent) {
-  if (agent->adopted->len > 0) return true;
+  if (agent->adopted->len > 0 || agent->adopted_calls->len > 0) return true;
   for (guint i = 0; i < agent->registrations->len; i++) {
     registration_state state = registration_get_state(agent->registrations->pdata[i]);
     if (state == REGISTRATION_REGISTERED || state == REGISTRATION_REGISTERING) return true;
@@ -176,6 +229,26 @@ static void on_adopted_event(sip_agent *agent, nua_event_t event, int status, nu
   sip_agent_registration_settled(agent);
 }
 
+/* An ended call's handle: a 2xx that crossed our CANCEL gets its ACK (sofia) and a BYE (us);
+ * the handle goes when sofia says the call state is terminated. */
+static void on_adopted_call_event(sip_agent *agent, nua_event_t event, int status,
+                                  nua_handle_t *nh, const tagi_t *tags) {
+  if (event == nua_r_invite && status >= 200 && status < 300) {
+    nua_bye(nh, TAG_END());
+    return;
+  }
+  if (event == nua_i_invite || event == nua_i_update) {
+    nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(agent->nua), TAG_END());
+    return;
+  }
+  int state = -1;
+  if (event != nua_i_state || tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END()) < 1 ||
+      state != nua_callstate_terminated)
+    return;
+  if (g_ptr_array_remove(agent->adopted_calls, nh)) nua_handle_destroy(nh);
+  sip_agent_registration_settled(agent);
+}
+
 /* Messages received by a transport carry the sender's address family; answers sofia made up
  * (408 timeout, 503 transport error) have AF_UNSPEC. */
 static bool came_from_network(nua_t *nua) {
@@ -187,7 +260,6 @@ static bool came_from_network(nua_t *nua) {
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
                          nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
                          sip_t const *sip, tagi_t tags[]) {
-  (void)tags;
   sip_agent *agent = magic;
   if (event == nua_r_shutdown) {
     log_debug("sip", NULL, NULL, "nua shutdown %d %s", status, phrase);
@@ -199,17 +271,21 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
   }
   if (hmagic) {
     sip_handle_owner *owner = hmagic;
-    owner->on_event(owner, event, status, phrase, sip, came_from_network(nua));
+    owner->on_event(owner, event, status, phrase, sip, came_from_network(nua), tags);
     return;
   }
-  if (nh) {
+  if (!nh) return;
+  if (g_ptr_array_find(agent->adopted_calls, nh, NULL)) {
+    on_adopted_call_event(agent, event, status, nh, tags);
+  } else if (g_ptr_array_find(agent->adopted, nh, NULL)) {
     on_adopted_event(agent, event, status, nh);
-    if (event == nua_i_invite || event == nua_i_options || event == nua_i_message ||
-        event == nua_i_subscribe || event == nua_i_notify) {
-      /* Nobody owns this incoming request yet (calls come later): refuse politely. */
-      nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
-      nua_handle_destroy(nh);
-    }
+  } else if (event == nua_i_invite && sip) {
+    sip_call_incoming(agent, nh, sip);
+  } else if (event == nua_i_options || event == nua_i_message || event == nua_i_subscribe ||
+             event == nua_i_notify || event == nua_i_invite) {
+    /* Nobody owns this incoming request: refuse politely. */
+    nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+    nua_handle_destroy(nh);
   }
 }
 
@@ -278,6 +354,16 @@ static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
                            * Contact rewriting from Via received= (we set public_ip ourselves). */
                           NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
                           NUTAG_KEEPALIVE(0),
+                          /* Calls: see the top of this file. */
+                          NUTAG_MEDIA_ENABLE(0),
+                          NUTAG_AUTOALERT(0),
+                          NUTAG_AUTOANSWER(0),
+                          NUTAG_AUTOACK(1),
+                          NUTAG_ENABLEINVITE(1),
+                          NUTAG_EARLY_MEDIA(0),
+                          NUTAG_APPL_METHOD("UPDATE"),
+                          NUTAG_UPDATE_REFRESH(1),
+                          SIPTAG_SUPPORTED_STR("timer"),
                           TPTAG_LOG(0),
                           TAG_END());
   if (!agent->nua) {
@@ -298,6 +384,7 @@ sip_agent *sip_agent_new(const config *cfg, GMainContext *context, char *err, si
   su_home_init(agent->home);
   agent->registrations = g_ptr_array_new();
   agent->adopted = g_ptr_array_new();
+  agent->adopted_calls = g_ptr_array_new();
   if (!create_root(agent, err, err_len) || !create_nua(agent, err, err_len)) {
     agent->nua_shutdown_done = true; /* nothing to shut down */
     sip_agent_free(agent);
@@ -311,6 +398,9 @@ sip_agent *sip_agent_new(const config *cfg, GMainContext *context, char *err, si
 static void destroy_adopted(sip_agent *agent) {
   for (guint i = 0; i < agent->adopted->len; i++) nua_handle_destroy(agent->adopted->pdata[i]);
   g_ptr_array_set_size(agent->adopted, 0);
+  for (guint i = 0; i < agent->adopted_calls->len; i++)
+    nua_handle_destroy(agent->adopted_calls->pdata[i]);
+  g_ptr_array_set_size(agent->adopted_calls, 0);
 }
 
 void sip_agent_free(sip_agent *agent) {
@@ -337,6 +427,7 @@ void sip_agent_free(sip_agent *agent) {
   }
   g_ptr_array_unref(agent->registrations);
   g_ptr_array_unref(agent->adopted);
+  g_ptr_array_unref(agent->adopted_calls);
   if (clean) {
     su_home_deinit(agent->home);
     su_deinit();

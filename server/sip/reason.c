@@ -49,3 +49,30 @@ void sip_reason_unsupported_auth(char *out, size_t len, const char *what, const 
                                  int retry_in) {
   snprintf(out, len, "%s from %s is not supported" DASH "retrying in %d s", what, peer, retry_in);
 }
+
+/* Answers that describe the callee rather than the path to it name no host. */
+static bool names_callee(int status) {
+  return status == 486 || status == 487 || status == 600 || status == 603;
+}
+
+void sip_reason_call_failed(char *out, size_t len, int status, const char *phrase, bool remote,
+                            const char *peer) {
+  if (remote && names_callee(status))
+    snprintf(out, len, "%d %s", status, or_empty(phrase));
+  else if (remote)
+    snprintf(out, len, "%d %s from %s", status, or_empty(phrase), peer);
+  else if (status == 408)
+    snprintf(out, len, "no answer from %s (408 timeout)", peer);
+  else
+    snprintf(out, len, "cannot reach %s (%d %s)", peer, status, or_empty(phrase));
+}
+
+void sip_reason_auth_required(char *out, size_t len, const char *peer) {
+  snprintf(out, len, "authentication required by %s", peer);
+}
+
+void sip_reason_too_many_redirects(char *out, size_t len, int status, const char *phrase,
+                                   const char *peer, int hops) {
+  snprintf(out, len, "%d %s from %s: too many redirects (%d)", status, or_empty(phrase), peer,
+           hops);
+}

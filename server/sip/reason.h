@@ -35,4 +35,21 @@ void sip_reason_failed(char *out, size_t len, int status, const char *phrase, bo
 void sip_reason_unsupported_auth(char *out, size_t len, const char *what, const char *peer,
                                  int retry_in);
 
+/* ---- calls ---- */
+
+/* A failed INVITE. remote: the far end (or a proxy) answered status; else sofia's own answer:
+ *   "486 Busy Here" (busy, decline and cancelled answers name no host)
+ *   "480 Temporarily Unavailable from 127.0.0.1:5080"
+ *   "no answer from 127.0.0.1:5080 (408 timeout)"
+ *   "cannot reach 127.0.0.1:5080 (503 Service Unavailable)" */
+void sip_reason_call_failed(char *out, size_t len, int status, const char *phrase, bool remote,
+                            const char *peer);
+
+/* A 401/407 to our INVITE that we do not answer: "authentication required by 127.0.0.1:5080" */
+void sip_reason_auth_required(char *out, size_t len, const char *peer);
+
+/* "302 Moved Temporarily from 127.0.0.1:5080: too many redirects (3)" */
+void sip_reason_too_many_redirects(char *out, size_t len, int status, const char *phrase,
+                                   const char *peer, int hops);
+
 #endif

@@ -62,7 +62,8 @@ struct registration {
 };
 
 static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int status,
-                            const char *phrase, const sip_t *sip, bool remote);
+                            const char *phrase, const sip_t *sip, bool remote,
+                            const tagi_t *tags);
 
 const char *registration_state_name(registration_state state) {
   switch (state) {
@@ -437,7 +438,9 @@ static void on_unregister_answer(registration *reg, int status, const char *phra
 }
 
 static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int status,
-                            const char *phrase, const sip_t *sip, bool remote) {
+                            const char *phrase, const sip_t *sip, bool remote,
+                            const tagi_t *tags) {
+  (void)tags;
   registration *reg = (registration *)owner;
   if (event == nua_r_register)
     on_register_answer(reg, status, phrase, remote ? sip : NULL);

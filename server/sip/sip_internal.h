@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -22,6 +23,8 @@
 
 #include "core/config.h"
 #include "sip/agent.h"
+#include "sip/call.h"
+#include "sip/registration.h"
 
 /* sip is the answer (or request) of the event. sofia also synthesises answers for local
  * failures (408 on timeout, 503 on transport errors) with a full sip_t: remote says whether
@@ -29,7 +32,7 @@
 typedef struct sip_handle_owner sip_handle_owner;
 struct sip_handle_owner {
   void (*on_event)(sip_handle_owner *self, nua_event_t event, int status, const char *phrase,
-                   const sip_t *sip, bool remote);
+                   const sip_t *sip, bool remote, const tagi_t *tags);
 };
 
 nua_t *sip_agent_nua(sip_agent *agent);
@@ -46,6 +49,20 @@ void sip_agent_untrack(sip_agent *agent, registration *reg);
 /* Takes over nh (owner gone): the agent sends nothing itself, waits for the answer to the
  * un-REGISTER already sent on nh, then destroys nh. Bounded by shutdown. */
 void sip_agent_adopt(sip_agent *agent, nua_handle_t *nh);
+
+/* Takes over the nh of a call that was hung up or freed before its SIP side finished (BYE or
+ * CANCEL in flight, a final answer sent): the agent BYEs a 2xx that crosses a CANCEL, answers
+ * nothing else, and destroys nh when sofia reports the call state "terminated". */
+void sip_agent_adopt_call(sip_agent *agent, nua_handle_t *nh);
+
+/* Where the message of the current nua event came from, as "ip:port" ([v6]:port) in text and as
+ * a socket address in addr (either may be NULL). False when sofia made the message up. */
+bool sip_agent_message_source(sip_agent *agent, struct sockaddr_storage *addr, char *text,
+                              size_t text_len);
+
+/* An INVITE arrived on a handle nobody owns yet (a new call): call.c takes it from here. */
+void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip);
+sip_incoming_handler sip_agent_incoming_handler(sip_agent *agent, void **user_data);
 
 /* The agent is being freed: the registration must forget its nua handle and timers (nua is
  * gone); it stays usable only for registration_free. */

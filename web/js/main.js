@@ -3,29 +3,40 @@
 //   signaling (socket, reconnect, keepalive)
 //     -> session (login / welcome per server session)
 //       -> accounts (registration states, BYO accounts)
+//       -> calls (outgoing/incoming calls, one RTCPeerConnection each)
 //   ui/* draw them; this file only wires them together and switches views.
 
 import { SignalingClient } from './signaling.js';
 import { Session, Phase } from './session.js';
 import { AccountList } from './accounts.js';
+import { CallManager } from './calls.js';
+import { measureTone, getMicrophone, stopStream } from './media.js';
 import { byId, show } from './ui/dom.js';
 import { mountStatusBar } from './ui/status-bar.js';
 import { mountLoginForm } from './ui/login-form.js';
 import { mountAccountsPanel } from './ui/accounts-panel.js';
 import { mountByoForm } from './ui/byo-form.js';
+import { mountDialer } from './ui/dialer.js';
+import { mountCallPanel } from './ui/call-panel.js';
 
 const signaling = new SignalingClient();
 const session = new Session(signaling);
 const accounts = new AccountList(signaling, session);
+const calls = new CallManager(signaling, {
+  iceServers: () => (session.welcome && Array.isArray(session.welcome.ice_servers) ? session.welcome.ice_servers : []),
+});
 
 mountStatusBar(signaling);
 const loginForm = mountLoginForm(session);
 mountAccountsPanel(accounts, signaling);
 mountByoForm(accounts);
+mountDialer(calls, accounts, signaling);
+const callPanel = mountCallPanel(calls, accounts);
 
 const views = {
   connecting: byId('connecting-view'),
   login: byId('login-view'),
+  phone: byId('phone-view'),
   accounts: byId('accounts-view'),
   byo: byId('byo-view'),
 };
@@ -38,11 +49,12 @@ session.addEventListener('phase', (ev) => {
   const login = phase === Phase.LOGIN || (phase === Phase.AUTHENTICATING && wasLogin);
   const ready = phase === Phase.READY || (everReady && !login);
   show(views.login, login);
+  show(views.phone, ready);
   show(views.accounts, ready);
   show(views.byo, ready && accounts.byoAllowed);
   show(views.connecting, !login && !ready);
   if (login && !wasLogin) loginForm.focus();
-  if (phase === Phase.READY && wasLogin) byId('accounts-title').focus(); // focus was in the vanished form
+  if (phase === Phase.READY && wasLogin) byId('dial-input').focus(); // focus was in the vanished form
 });
 
 session.addEventListener('welcome', (ev) => {
@@ -54,6 +66,31 @@ session.addEventListener('welcome', (ev) => {
 });
 
 // Exposed for tests and for debugging from the console; nothing in the page reads it.
-window.tabphone = { signaling, session, accounts };
+//   calls.pc                   the current call's RTCPeerConnection (null when idle)
+//   measureRemoteTone(ms)      {frequency, level} of the far end's audio (AnalyserNode)
+//   measureLocalTone(ms)       the same for the microphone (the call's, or a fresh one)
+//   tones.playing              'ring' / 'ringback' / null
+window.tabphone = {
+  signaling,
+  session,
+  accounts,
+  calls,
+  tones: callPanel.tones,
+  async measureRemoteTone(ms = 1000) {
+    const call = calls.current;
+    if (!call || !call.remoteStream) throw new Error('no call with remote audio');
+    return measureTone(call.remoteStream, ms);
+  },
+  async measureLocalTone(ms = 1000) {
+    const call = calls.active;
+    if (call && call.localStream) return measureTone(call.localStream, ms);
+    const stream = await getMicrophone();
+    try {
+      return await measureTone(stream, ms);
+    } finally {
+      stopStream(stream);
+    }
+  },
+};
 
 signaling.start();

@@ -1,0 +1,305 @@
+/* call_media: the public functions of media.h for one call, and the messages between the
+ * control thread and the call's worker.
+ *
+ * Every public function runs on the control thread, copies its arguments into a message and
+ * posts it to the worker's GMainContext (g_main_context_invoke_full); messages of one call run
+ * in the order they were posted. Events go the other way the same way, to the control context;
+ * the control side drops them once call_media_free has set "closed", so no listener call
+ * happens after it returns. The struct is refcounted: the control side's reference plus one per
+ * message in flight. call_media_free posts the destroy message (which frees the agent, SSL,
+ * SRTP sessions, timers and sockets on the worker) and drops the control reference.
+ *
+ * Also here: the 1 s watchdog that raises MEDIA_EVENT_RTP_TIMEOUT. */
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "media/media_internal.h"
+
+call_media *call_media_ref(call_media *media) {
+  atomic_fetch_add(&media->refs, 1);
+  return media;
+}
+
+void call_media_unref(call_media *media) {
+  if (atomic_fetch_sub(&media->refs, 1) == 1) g_free(media);
+}
+
+/* ---- messages to the worker ---- */
+
+typedef void (*worker_step)(call_media *media, void *arg);
+
+typedef struct worker_message {
+  call_media *media;
+  worker_step step;
+  void *arg;
+  GDestroyNotify free_arg;
+} worker_message;
+
+static gboolean run_message(gpointer data) {
+  worker_message *m = data;
+  if (!m->media->destroyed) m->step(m->media, m->arg);
+  return G_SOURCE_REMOVE;
+}
+
+static void free_message(gpointer data) {
+  worker_message *m = data;
+  if (m->free_arg) m->free_arg(m->arg);
+  call_media_unref(m->media);
+  g_free(m);
+}
+
+static void post(call_media *media, worker_step step, void *arg, GDestroyNotify free_arg) {
+  worker_message *m = g_new(worker_message, 1);
+  *m = (worker_message){call_media_ref(media), step, arg, free_arg};
+  g_main_context_invoke_full(media->worker->context, G_PRIORITY_DEFAULT, run_message, m,
+                             free_message);
+}
+
+/* ---- events to the control thread ---- */
+
+typedef struct event_message {
+  call_media *media;
+  media_event_type type;
+  char *candidate;
+  char *reason;
+  const char *srtp_profile; /* static */
+} event_message;
+
+static gboolean deliver_event(gpointer data) {
+  event_message *m = data;
+  if (!atomic_load(&m->media->closed)) {
+    media_event event = {m->type, m->candidate, m->reason, m->srtp_profile};
+    m->media->listener(m->media->user_data, &event);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void free_event(gpointer data) {
+  event_message *m = data;
+  g_free(m->candidate);
+  g_free(m->reason);
+  call_media_unref(m->media);
+  g_free(m);
+}
+
+void media_emit(call_media *media, media_event_type type, const char *candidate,
+                const char *reason, const char *srtp_profile) {
+  event_message *m = g_new0(event_message, 1);
+  *m = (event_message){call_media_ref(media), type, g_strdup(candidate), g_strdup(reason),
+                       srtp_profile};
+  g_main_context_invoke_full(media->engine->control, G_PRIORITY_DEFAULT, deliver_event, m,
+                             free_event);
+}
+
+void media_fail(call_media *media, const char *reason) {
+  if (media->ended) return; /* one terminal event per call */
+  media->ended = true;
+  log_warn("media", media->subject, NULL, "failed: %s", reason);
+  media_emit(media, MEDIA_EVENT_FAILED, NULL, reason, NULL);
+}
+
+/* ---- the watchdog: RTP inactivity ---- */
+
+static gboolean on_watchdog(gpointer data) {
+  call_media *media = data;
+  if (media->ended || !media->srtp.ready) return G_SOURCE_CONTINUE;
+  gint64 now = g_get_monotonic_time(), limit = (gint64)MEDIA_RTP_TIMEOUT_S * G_USEC_PER_SEC;
+  gint64 browser = MAX(media->last_browser_rx_us, media->connected_us);
+  gint64 sip = MAX(media->last_sip_rx_us, media->connected_us);
+  const char *silent = now - browser > limit ? "browser"
+                       : (media->mode == MEDIA_MODE_BRIDGE && now - sip > limit) ? "SIP side"
+                                                                                 : NULL;
+  if (silent) {
+    media->ended = true;
+    log_warn("media", media->subject, NULL, "RTP timeout: nothing from the %s for %d s", silent,
+             MEDIA_RTP_TIMEOUT_S);
+    media_emit(media, MEDIA_EVENT_RTP_TIMEOUT, NULL, NULL, NULL);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- worker steps ---- */
+
+static void step_start(call_media *media, void *arg) {
+  (void)arg;
+  rtp_leg_attach(media);
+  media->watchdog = g_timeout_source_new_seconds(1);
+  g_source_set_callback(media->watchdog, on_watchdog, media, NULL);
+  g_source_attach(media->watchdog, media->worker->context);
+  if (!ice_leg_start(media)) media_fail(media, "ice_failed");
+}
+
+static void step_destroy(call_media *media, void *arg) {
+  (void)arg;
+  dtmf_sender_stop(media);
+  dtls_leg_stop(media);
+  ice_leg_stop(media);
+  srtp_leg_stop(&media->srtp);
+  rtp_leg_close(&media->rtp);
+  if (media->watchdog) {
+    g_source_destroy(media->watchdog);
+    g_source_unref(media->watchdog);
+  }
+  media->destroyed = true;
+  atomic_fetch_sub(&media->worker->calls, 1);
+  log_info("media", media->subject, NULL, "closed");
+}
+
+typedef struct remote_args {
+  char *ufrag, *pwd, *fingerprint_alg, *fingerprint;
+  bool client;
+} remote_args;
+
+static void free_remote_args(void *data) {
+  remote_args *r = data;
+  g_free(r->ufrag);
+  g_free(r->pwd);
+  g_free(r->fingerprint_alg);
+  g_free(r->fingerprint);
+  g_free(r);
+}
+
+static void step_set_remote(call_media *media, void *arg) {
+  remote_args *r = arg;
+  ice_leg_set_remote_credentials(media, r->ufrag, r->pwd);
+  if (!dtls_leg_setup(media, r->client, r->fingerprint_alg, r->fingerprint))
+    media_fail(media, "dtls_failed");
+}
+
+static void step_add_candidate(call_media *media, void *arg) {
+  ice_leg_add_remote_candidate(media, arg);
+}
+
+typedef struct rtp_remote_args {
+  char *address;
+  int rtp_port, rtcp_port;
+} rtp_remote_args;
+
+static void free_rtp_remote_args(void *data) {
+  rtp_remote_args *r = data;
+  g_free(r->address);
+  g_free(r);
+}
+
+static void step_set_rtp_remote(call_media *media, void *arg) {
+  rtp_remote_args *r = arg;
+  rtp_leg_set_remote(media, r->address, r->rtp_port, r->rtcp_port);
+}
+
+static void step_set_codec_map(call_media *media, void *arg) { bridge_set_codec_map(media, arg); }
+
+typedef struct dtmf_args {
+  char *digits;
+  int duration_ms;
+} dtmf_args;
+
+static void free_dtmf_args(void *data) {
+  dtmf_args *d = data;
+  g_free(d->digits);
+  g_free(d);
+}
+
+static void step_send_dtmf(call_media *media, void *arg) {
+  dtmf_args *d = arg;
+  dtmf_sender_queue(media, d->digits, d->duration_ms);
+}
+
+/* ---- the public functions (control thread) ---- */
+
+static void random_token(char *out, size_t len) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  unsigned char raw[64];
+  RAND_bytes(raw, (int)len);
+  for (size_t i = 0; i < len; i++) out[i] = alphabet[raw[i] % 64];
+  out[len] = '\0';
+}
+
+static uint32_t random32(void) {
+  uint32_t v = 0;
+  RAND_bytes((unsigned char *)&v, sizeof v);
+  return v;
+}
+
+static void init_local(call_media *media) {
+  random_token(media->local.ice_ufrag, 4);                        /* RFC 8839: >= 4 chars */
+  random_token(media->local.ice_pwd, sizeof media->local.ice_pwd - 8); /* 24 chars, >= 22 */
+  media->local.fingerprint = media->engine->fingerprint;
+  media->bridge.sip_ssrc = random32();
+  media->bridge.last_sip_seq = (uint16_t)random32();
+  media->bridge.last_sip_ts = random32();
+}
+
+call_media *call_media_new(media_engine *engine, media_mode mode, bool ice_controlling,
+                           media_listener listener, void *user_data, char *err, size_t err_len) {
+  call_media *media = g_new0(call_media, 1);
+  atomic_init(&media->refs, 1);
+  media->engine = engine;
+  media->mode = mode;
+  media->ice_controlling = ice_controlling;
+  media->listener = listener;
+  media->user_data = user_data;
+  media->rtp.rtp_fd = media->rtp.rtcp_fd = -1;
+  g_snprintf(media->subject, sizeof media->subject, "call m%u",
+             atomic_fetch_add(&engine->next_id, 1) + 1);
+  init_local(media);
+  if (mode == MEDIA_MODE_BRIDGE) {
+    if (!rtp_leg_bind(&media->rtp, engine->rtp_bind_host, err, err_len)) {
+      g_free(media);
+      return NULL;
+    }
+    media->rtp_port = media->rtp.port;
+    g_strlcpy(media->rtp_address, engine->rtp_sdp_host, sizeof media->rtp_address);
+  }
+  media->worker = media_engine_pick_worker(engine);
+  atomic_fetch_add(&media->worker->calls, 1);
+  atomic_fetch_add(&engine->call_count, 1);
+  log_info("media", media->subject, NULL, "new (%s, ICE %s, RTP %s:%d)",
+           mode == MEDIA_MODE_ECHO ? "echo" : "bridge", ice_controlling ? "controlling" : "controlled",
+           mode == MEDIA_MODE_BRIDGE ? media->rtp_address : "-", media->rtp_port);
+  post(media, step_start, NULL, NULL);
+  return media;
+}
+
+void call_media_free(call_media *media) {
+  if (!media) return;
+  atomic_store(&media->closed, true);
+  atomic_fetch_sub(&media->engine->call_count, 1);
+  post(media, step_destroy, NULL, NULL);
+  call_media_unref(media);
+}
+
+const webrtc_local *call_media_webrtc_local(const call_media *media) { return &media->local; }
+
+const char *call_media_set_webrtc_remote(call_media *media, const webrtc_remote *remote) {
+  bool client = !(remote->setup && strcmp(remote->setup, "active") == 0);
+  remote_args *r = g_new0(remote_args, 1);
+  *r = (remote_args){g_strdup(remote->ice_ufrag), g_strdup(remote->ice_pwd),
+                     g_strdup(remote->fingerprint_alg), g_strdup(remote->fingerprint), client};
+  post(media, step_set_remote, r, free_remote_args);
+  return client ? "active" : "passive";
+}
+
+void call_media_add_remote_candidate(call_media *media, const char *candidate) {
+  post(media, step_add_candidate, g_strdup(candidate), g_free);
+}
+
+const char *call_media_rtp_address(const call_media *media) { return media->rtp_address; }
+int call_media_rtp_port(const call_media *media) { return media->rtp_port; }
+
+void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_port,
+                               int rtcp_port) {
+  rtp_remote_args *r = g_new0(rtp_remote_args, 1);
+  *r = (rtp_remote_args){g_strdup(address), rtp_port, rtcp_port};
+  post(media, step_set_rtp_remote, r, free_rtp_remote_args);
+}
+
+void call_media_set_codec_map(call_media *media, const media_codec_map *map) {
+  post(media, step_set_codec_map, g_memdup2(map, sizeof *map), g_free);
+}
+
+void call_media_send_dtmf(call_media *media, const char *digits, int duration_ms) {
+  dtmf_args *d = g_new0(dtmf_args, 1);
+  *d = (dtmf_args){g_strdup(digits), duration_ms};
+  post(media, step_send_dtmf, d, free_dtmf_args);
+}

@@ -1,1 +1,0 @@
-/* placeholder: the sdp module is being written */

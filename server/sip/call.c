@@ -1,0 +1,531 @@
+/* call: one INVITE dialog on one nua handle; see call.h for the behaviour promised.
+ *
+ * sofia settings that make this work (set nua-wide in agent.c, per handle here): soa off
+ * (NUTAG_MEDIA_ENABLE(0)) so the SDP we give goes out verbatim and the SDP we get is the raw
+ * payload; no automatic 180/200; sofia sends the ACK to a 2xx itself (NUTAG_AUTOACK(1)).
+ *
+ * Digest on INVITE, and the SIPDigestLeak defence:
+ *   - a 401/407 to our INVITE is answered (nua_authenticate, HA1 form of digest.c) once per
+ *     request, and only when its transport source is the account's proxy/registrar
+ *     (call_route_trusts);
+ *   - credentials are sent only when challenged (NUTAG_AUTH_CACHE challenged), never
+ *     pre-emptively on BYE/re-INVITE;
+ *   - once the INVITE has its final answer we set NUTAG_RETRY_COUNT(0) on the handle: sofia
+ *     then never restarts a request by itself, so a challenge to our BYE (same realm or not) is
+ *     never answered from sofia's credential cache; we ignore it.
+ *
+ * Ending: ENDED is reported once; the nua handle then leaves the call at once. When sofia still
+ * has work on it (BYE/CANCEL in flight, a final answer being retransmitted) the agent adopts it
+ * (sip_agent_adopt_call) and destroys it when the call state reaches "terminated". ENDED caused
+ * by the caller's own hangup/reject is delivered from an idle source, never from inside the
+ * call, so a listener that frees the call cannot pull the call out from under its caller.
+ *
+ * Ownership: the call owns its strings, its route, its idle source and (until ENDED) its nua
+ * handle. Threading: control thread only.
+ */
+#include "sip/call.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/url.h>
+
+#include "core/log.h"
+#include "sip/call_route.h"
+#include "sip/digest.h"
+#include "sip/reason.h"
+#include "sip/sip_internal.h"
+
+#define MAX_REDIRECTS 3
+
+typedef enum {
+  PHASE_CALLING,   /* outbound: INVITE sent, no final answer */
+  PHASE_OFFERED,   /* inbound: INVITE received, not answered */
+  PHASE_ANSWERING, /* inbound: 200 sent, no ACK yet */
+  PHASE_UP,        /* dialog confirmed */
+  PHASE_ENDED,
+} call_phase;
+
+struct sip_call {
+  sip_handle_owner owner; /* first: it is the nua handle magic */
+  sip_agent *agent;       /* borrowed */
+  nua_handle_t *nh;       /* owned until ENDED */
+  sip_call_listener listener;
+  void *user_data;
+  const config_account *account; /* borrowed from the config */
+  bool outbound;
+  call_phase phase;
+  bool handle_terminated; /* sofia reported callstate terminated on nh */
+
+  call_route *route;      /* outbound only */
+  char *to;               /* request URI (outbound) */
+  char *remote_uri;
+  char *local_sdp;        /* our offer (outbound) or answer (inbound) */
+  char *subject;          /* "call <remote>" for logs */
+  int redirects;
+  bool auth_sent;         /* credentials given for the INVITE in flight */
+
+  GSource *pending_end;   /* ENDED after the caller's own hangup/reject */
+  int end_code;
+  char *end_reason;
+};
+
+static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int status,
+                            const char *phrase, const sip_t *sip, bool remote,
+                            const tagi_t *tags);
+
+static const char *event_name(sip_call_event_type type) {
+  switch (type) {
+  case SIP_CALL_PROGRESS: return "progress";
+  case SIP_CALL_ANSWERED: return "answered";
+  case SIP_CALL_CONFIRMED: return "confirmed";
+  case SIP_CALL_REMOTE_SDP: return "remote_sdp";
+  case SIP_CALL_ENDED: return "ended";
+  }
+  return "?";
+}
+
+/* ---- the handle leaves the call ---- */
+
+static void release_handle(sip_call *call) {
+  nua_handle_t *nh = call->nh;
+  if (!nh) return;
+  call->nh = NULL;
+  if (call->handle_terminated) {
+    nua_handle_destroy(nh);
+  } else {
+    sip_agent_adopt_call(call->agent, nh);
+  }
+}
+
+/* Reports an event; for ENDED the handle is released first. The listener may free the call:
+ * callers return right after emit(). */
+static void emit(sip_call *call, sip_call_event_type type, int code, const char *reason,
+                 const char *sdp) {
+  if (call->phase == PHASE_ENDED) return;
+  if (type == SIP_CALL_ENDED) {
+    call->phase = PHASE_ENDED;
+    release_handle(call);
+    log_info("sip", call->subject, NULL, "ended: %d %s", code, reason ? reason : "");
+  } else {
+    log_debug("sip", call->subject, NULL, "%s %d %s", event_name(type), code, reason ? reason : "");
+  }
+  if (call->listener) {
+    sip_call_event event = {type, code, reason, sdp};
+    call->listener(call->user_data, &event);
+  }
+}
+
+static gboolean on_pending_end(gpointer data) {
+  sip_call *call = data;
+  g_source_unref(call->pending_end);
+  call->pending_end = NULL;
+  if (call->listener) {
+    sip_call_event event = {SIP_CALL_ENDED, call->end_code, call->end_reason, NULL};
+    call->listener(call->user_data, &event);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Ends the call on the caller's request: ENDED comes from an idle source. */
+static void end_later(sip_call *call, int code, const char *reason) {
+  call->phase = PHASE_ENDED;
+  release_handle(call);
+  log_info("sip", call->subject, NULL, "ended: %d %s", code, reason);
+  call->end_code = code;
+  g_free(call->end_reason);
+  call->end_reason = g_strdup(reason);
+  if (!call->pending_end) call->pending_end = sip_timer_start(call->agent, 0, on_pending_end, call);
+}
+
+/* ---- construction ---- */
+
+static sip_call *call_alloc(sip_agent *agent, const config_account *account, bool outbound) {
+  sip_call *call = g_new0(sip_call, 1);
+  call->owner.on_event = on_handle_event;
+  call->agent = agent;
+  call->account = account;
+  call->outbound = outbound;
+  return call;
+}
+
+static char *sdp_of(const sip_t *sip) {
+  if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data || !sip->sip_payload->pl_len)
+    return NULL;
+  return g_strndup(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+}
+
+static void send_invite(sip_call *call, const char *target) {
+  const config *cfg = sip_agent_config(call->agent);
+  call->auth_sent = false;
+  call->handle_terminated = false;
+  call->nh = nua_handle(sip_agent_nua(call->agent), &call->owner, SIPTAG_TO_STR(call->to),
+                        SIPTAG_FROM_STR(call->route->from), TAG_END());
+  nua_set_hparams(call->nh, TAG_IF(call->route->proxy,
+                                   NUTAG_PROXY(URL_STRING_MAKE(call->route->proxy))),
+                  NUTAG_MEDIA_ENABLE(0), NUTAG_AUTH_CACHE(nua_auth_cache_challenged),
+                  NUTAG_RETRY_COUNT(3),
+                  NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
+                  TAG_IF(cfg->user_agent, SIPTAG_USER_AGENT_STR(cfg->user_agent)), TAG_END());
+  nua_invite(call->nh, TAG_IF(target, NUTAG_URL(URL_STRING_MAKE(target))),
+             TAG_IF(call->route->contact, SIPTAG_CONTACT_STR(call->route->contact)),
+             SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->local_sdp),
+             NUTAG_AUTOANSWER(0), TAG_END());
+}
+
+sip_call *sip_call_new_outgoing(sip_agent *agent, const sip_call_params *params,
+                                sip_call_listener listener, void *user_data, char *err,
+                                size_t err_len) {
+  if (!params->account || !params->sdp_offer || !*params->sdp_offer) {
+    snprintf(err, err_len, "call: an account and an SDP offer are needed");
+    return NULL;
+  }
+  if (sip_agent_shutting_down(agent)) {
+    snprintf(err, err_len, "call %s: the server is shutting down", params->to ? params->to : "");
+    return NULL;
+  }
+  call_route *route = call_route_new(sip_agent_config(agent), params->account, params->to, err,
+                                     err_len);
+  if (!route) return NULL;
+  sip_call *call = call_alloc(agent, params->account, true);
+  call->listener = listener;
+  call->user_data = user_data;
+  call->route = route;
+  call->to = g_strdup(params->to);
+  call->remote_uri = g_strdup(params->to);
+  call->local_sdp = g_strdup(params->sdp_offer);
+  call->subject = g_strdup_printf("call %s", params->to);
+  call->phase = PHASE_CALLING;
+  log_info("sip", call->subject, route->next_hop, "INVITE from account %s",
+           params->account->name);
+  send_invite(call, NULL);
+  return call;
+}
+
+/* ---- outbound: answers to our INVITE ---- */
+
+/* Answers a 401/407 with the account's credentials when the challenge comes from its
+ * proxy/registrar. Returns true when it did. */
+static bool authenticate(sip_call *call, int status, const sip_t *sip,
+                         const struct sockaddr_storage *source) {
+  const config_account *account = call->account;
+  if (call->auth_sent || !account->password || !call_route_trusts(call->route, source))
+    return false;
+  const msg_auth_t *challenge = status == 407 ? (const msg_auth_t *)sip->sip_proxy_authenticate
+                                              : (const msg_auth_t *)sip->sip_www_authenticate;
+  const char *user = account->username;
+  char fallback[128], host[256], port[16];
+  if (!user && account->uri &&
+      call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, fallback,
+                           sizeof fallback))
+    user = fallback;
+  char credentials[512];
+  if (!challenge || !user ||
+      sip_digest_credentials(challenge, user, account->password, credentials,
+                             sizeof credentials) != 0)
+    return false;
+  call->auth_sent = true;
+  nua_authenticate(call->nh, NUTAG_AUTH(credentials), TAG_END());
+  explicit_bzero(credentials, sizeof credentials);
+  log_debug("sip", call->subject, call->route->next_hop, "%d: sending credentials of user %s",
+            status, user);
+  return true;
+}
+
+/* 3xx: a new INVITE (new handle) to the first sip:/sips: Contact, at most MAX_REDIRECTS. */
+static bool redirect(sip_call *call, const sip_t *sip) {
+  const sip_contact_t *m = sip->sip_contact;
+  for (; m; m = m->m_next)
+    if (m->m_url->url_type == url_sip || m->m_url->url_type == url_sips) break;
+  if (!m || call->redirects >= MAX_REDIRECTS) return false;
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  char *target = g_strdup(url_as_string(home, m->m_url));
+  su_home_deinit(home);
+  call->redirects++;
+  log_info("sip", call->subject, call->route->next_hop, "redirected to %s (%d/%d)", target,
+           call->redirects, MAX_REDIRECTS);
+  release_handle(call);
+  call_route_redirect(call->route, target);
+  send_invite(call, target);
+  g_free(target);
+  return true;
+}
+
+static void on_invite_failed(sip_call *call, int status, const char *phrase, const sip_t *sip,
+                             bool remote) {
+  struct sockaddr_storage source;
+  char peer[80];
+  if (!remote || !sip_agent_message_source(call->agent, &source, peer, sizeof peer))
+    snprintf(peer, sizeof peer, "%s", call->route->next_hop), remote = false;
+  char reason[256];
+  if (remote && status >= 300 && status < 400) {
+    if (redirect(call, sip)) return;
+    if (call->redirects >= MAX_REDIRECTS) {
+      sip_reason_too_many_redirects(reason, sizeof reason, status, phrase, peer, call->redirects);
+      emit(call, SIP_CALL_ENDED, status, reason, NULL);
+      return;
+    }
+  }
+  if (remote && (status == 401 || status == 407)) {
+    if (authenticate(call, status, sip, &source)) return;
+    sip_reason_auth_required(reason, sizeof reason, peer);
+    emit(call, SIP_CALL_ENDED, status, reason, NULL);
+    return;
+  }
+  sip_reason_call_failed(reason, sizeof reason, status, phrase, remote, peer);
+  emit(call, SIP_CALL_ENDED, status, reason, NULL);
+}
+
+static void on_invite_answer(sip_call *call, int status, const char *phrase, const sip_t *sip,
+                             bool remote) {
+  if (call->phase != PHASE_CALLING) return; /* answers to our re-INVITEs: none sent */
+  if (status < 200) {
+    /* Status 100 without a provisional response in sip: sofia restarted the request. */
+    int code = sip && sip->sip_status ? sip->sip_status->st_status : 0;
+    if (!remote || code < 100 || code >= 200) return;
+    char *sdp = sdp_of(sip);
+    char reason[128];
+    snprintf(reason, sizeof reason, "%d %s", code, sip->sip_status->st_phrase);
+    emit(call, SIP_CALL_PROGRESS, code, reason, sdp);
+    g_free(sdp);
+    return;
+  }
+  if (status < 300) {
+    call->phase = PHASE_UP;
+    /* From now on sofia restarts nothing by itself (no cached credentials for a BYE). */
+    nua_set_hparams(call->nh, NUTAG_RETRY_COUNT(0), TAG_END());
+    char *sdp = sdp_of(sip);
+    char reason[128];
+    snprintf(reason, sizeof reason, "%d %s", status, phrase);
+    emit(call, SIP_CALL_ANSWERED, status, reason, sdp);
+    g_free(sdp);
+    return;
+  }
+  on_invite_failed(call, status, phrase, sip, remote);
+}
+
+/* ---- in-dialog requests from the far end ---- */
+
+/* re-INVITE / UPDATE: answer with our current SDP; report theirs. */
+static void on_offer(sip_call *call, const sip_t *sip) {
+  nua_t *nua = sip_agent_nua(call->agent);
+  char *sdp = sdp_of(sip);
+  bool with_sdp = sdp || !!call->local_sdp;
+  nua_respond(call->nh, SIP_200_OK, NUTAG_WITH_THIS(nua),
+              TAG_IF(with_sdp && call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+              TAG_IF(with_sdp && call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
+              TAG_END());
+  if (sdp) emit(call, SIP_CALL_REMOTE_SDP, 200, "new SDP from far end", sdp);
+  g_free(sdp);
+}
+
+static void on_ack(sip_call *call, const sip_t *sip) {
+  char *sdp = sdp_of(sip);
+  if (call->phase == PHASE_ANSWERING) {
+    call->phase = PHASE_UP;
+    emit(call, SIP_CALL_CONFIRMED, 200, "ACK", sdp);
+  } else if (sdp) {
+    emit(call, SIP_CALL_REMOTE_SDP, 200, "new SDP from far end", sdp);
+  }
+  g_free(sdp);
+}
+
+static void on_state(sip_call *call, int status, const char *phrase, const tagi_t *tags) {
+  int state = -1;
+  tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+  if (state != nua_callstate_terminated) return;
+  call->handle_terminated = true;
+  /* Ends that no other event explained (no ACK to our 200, session timer expiry...). */
+  if (call->phase == PHASE_UP || call->phase == PHASE_ANSWERING) {
+    char reason[128];
+    snprintf(reason, sizeof reason, "call ended (%d %s)", status, phrase ? phrase : "");
+    emit(call, SIP_CALL_ENDED, status >= 300 ? status : 0, reason, NULL);
+  }
+}
+
+static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int status,
+                            const char *phrase, const sip_t *sip, bool remote,
+                            const tagi_t *tags) {
+  sip_call *call = (sip_call *)owner;
+  switch (event) {
+  case nua_r_invite:
+    if (call->outbound) on_invite_answer(call, status, phrase, sip, remote);
+    break;
+  case nua_i_invite:
+  case nua_i_update:
+    if (call->phase == PHASE_UP || call->phase == PHASE_ANSWERING) on_offer(call, sip);
+    else nua_respond(call->nh, SIP_491_REQUEST_PENDING,
+                     NUTAG_WITH_THIS(sip_agent_nua(call->agent)), TAG_END());
+    break;
+  case nua_i_ack:
+    on_ack(call, sip);
+    break;
+  case nua_i_cancel:
+    emit(call, SIP_CALL_ENDED, 487, "cancelled by caller", NULL);
+    break;
+  case nua_i_bye:
+    emit(call, SIP_CALL_ENDED, 200, "BYE from far end", NULL);
+    break;
+  case nua_i_state:
+    on_state(call, status, phrase, tags);
+    break;
+  case nua_r_bye:
+    if (status == 401 || status == 407)
+      log_info("sip", call->subject, NULL, "%d to our BYE: not answered (credentials stay home)",
+               status);
+    break;
+  default:
+    break;
+  }
+}
+
+/* ---- inbound ---- */
+
+static bool host_is_ours(const config *cfg, const char *host) {
+  const char *listen = cfg->sip_listen.host;
+  if (!host) return false;
+  if (!strcmp(listen, "0.0.0.0") || !strcmp(listen, "::")) return true;
+  if (!strcmp(host, listen)) return true;
+  if (cfg->public_ip && !strcmp(host, cfg->public_ip)) return true;
+  size_t n = strlen(host);
+  return host[0] == '[' && n == strlen(listen) + 2 && !strncmp(host + 1, listen, n - 2);
+}
+
+/* The account an INVITE is for: the one whose AOR user is the request URI's user, else the
+ * direct account when the request URI names our host. */
+static const config_account *match_account(const config *cfg, const url_t *ruri) {
+  const config_account *direct = NULL;
+  for (size_t i = 0; i < cfg->account_count; i++) {
+    const config_account *account = &cfg->accounts[i];
+    if (account->direct) {
+      direct = account;
+      continue;
+    }
+    char host[256], port[16], user[128];
+    if (ruri->url_user && account->uri &&
+        call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, user,
+                             sizeof user) &&
+        !strcmp(user, ruri->url_user))
+      return account;
+  }
+  return direct && host_is_ours(cfg, ruri->url_host) ? direct : NULL;
+}
+
+static char *unquote_display(const char *display) {
+  if (!display) return NULL;
+  size_t n = strlen(display);
+  if (n >= 2 && display[0] == '"' && display[n - 1] == '"') return g_strndup(display + 1, n - 2);
+  return g_strdup(display);
+}
+
+static void refuse(nua_handle_t *nh, int status, const char *phrase) {
+  nua_respond(nh, status, phrase, TAG_END());
+  nua_handle_destroy(nh);
+}
+
+void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
+  const config *cfg = sip_agent_config(agent);
+  if (sip_agent_shutting_down(agent) || !sip->sip_request) {
+    refuse(nh, SIP_480_TEMPORARILY_UNAVAILABLE);
+    return;
+  }
+  const config_account *account = match_account(cfg, sip->sip_request->rq_url);
+  if (!account) {
+    refuse(nh, SIP_404_NOT_FOUND);
+    return;
+  }
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  sip_call *call = call_alloc(agent, account, false);
+  call->nh = nh;
+  call->phase = PHASE_OFFERED;
+  nua_handle_bind(nh, &call->owner);
+  call->remote_uri = g_strdup(sip->sip_from ? url_as_string(home, sip->sip_from->a_url) : "");
+  char *to = g_strdup(sip->sip_to ? url_as_string(home, sip->sip_to->a_url) : "");
+  char *display = unquote_display(sip->sip_from ? sip->sip_from->a_display : NULL);
+  char *sdp = sdp_of(sip);
+  su_home_deinit(home);
+  call->subject = g_strdup_printf("call %s", call->remote_uri);
+  log_info("sip", call->subject, NULL, "incoming INVITE for account %s", account->name);
+
+  void *data = NULL;
+  sip_incoming_handler handler = sip_agent_incoming_handler(agent, &data);
+  bool taken = handler && handler(data, call, account, call->remote_uri, display, to, sdp);
+  g_free(to), g_free(display), g_free(sdp);
+  if (!taken) {
+    call->listener = NULL;
+    sip_call_free(call); /* sends 480 unless the handler rejected */
+    return;
+  }
+  if (call->phase == PHASE_OFFERED) sip_call_ringing(call);
+}
+
+/* ---- API ---- */
+
+void sip_call_set_listener(sip_call *call, sip_call_listener listener, void *user_data) {
+  call->listener = listener;
+  call->user_data = user_data;
+}
+
+void sip_call_ringing(sip_call *call) {
+  if (call->outbound || call->phase != PHASE_OFFERED || !call->nh) return;
+  nua_respond(call->nh, SIP_180_RINGING, TAG_END());
+}
+
+void sip_call_answer(sip_call *call, const char *sdp_answer) {
+  if (call->outbound || call->phase != PHASE_OFFERED || !call->nh || !sdp_answer) return;
+  char *contact = call_route_contact(sip_agent_config(call->agent), call->account);
+  g_free(call->local_sdp);
+  call->local_sdp = g_strdup(sdp_answer);
+  call->phase = PHASE_ANSWERING;
+  nua_respond(call->nh, SIP_200_OK, TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
+              SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->local_sdp),
+              TAG_END());
+  g_free(contact);
+}
+
+void sip_call_reject(sip_call *call, int code, const char *phrase) {
+  if (call->outbound || call->phase != PHASE_OFFERED || !call->nh) return;
+  if (code < 300 || code > 699) code = 486;
+  const char *text = phrase ? phrase : sip_status_phrase(code);
+  nua_respond(call->nh, code, text ? text : "Rejected", TAG_END());
+  char reason[128];
+  snprintf(reason, sizeof reason, "rejected (%d %s)", code, text ? text : "");
+  end_later(call, code, reason);
+}
+
+/* Sends what ends the SIP side in the current phase. */
+static void send_end(sip_call *call) {
+  if (!call->nh) return;
+  switch (call->phase) {
+  case PHASE_CALLING: nua_cancel(call->nh, TAG_END()); break;
+  case PHASE_OFFERED: nua_respond(call->nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END()); break;
+  case PHASE_ANSWERING:
+  case PHASE_UP: nua_bye(call->nh, TAG_END()); break;
+  case PHASE_ENDED: break;
+  }
+}
+
+void sip_call_hangup(sip_call *call) {
+  if (call->phase == PHASE_ENDED) return;
+  bool answered = call->phase == PHASE_UP || call->phase == PHASE_ANSWERING;
+  send_end(call);
+  end_later(call, 0, answered ? "hung up" : "cancelled");
+}
+
+void sip_call_free(sip_call *call) {
+  if (!call) return;
+  call->listener = NULL;
+  if (call->phase != PHASE_ENDED) {
+    send_end(call);
+    call->phase = PHASE_ENDED;
+  }
+  release_handle(call);
+  sip_timer_cancel(&call->pending_end);
+  call_route_free(call->route);
+  g_free(call->to), g_free(call->remote_uri), g_free(call->local_sdp), g_free(call->subject);
+  g_free(call->end_reason);
+  g_free(call);
+}
+
+const char *sip_call_remote_uri(const sip_call *call) { return call->remote_uri; }

@@ -1,0 +1,187 @@
+/* call_route: see call_route.h for the routing rules. */
+#include "sip/call_route.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/url.h>
+
+#include "sip/sip_internal.h"
+
+bool call_route_parse_uri(const char *text, char *host, size_t host_len, char *port,
+                          size_t port_len, char *user, size_t user_len) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  url_t *url = text ? url_make(home, text) : NULL;
+  bool ok = url && (url->url_type == url_sip || url->url_type == url_sips) && url->url_host &&
+            *url->url_host;
+  if (ok) {
+    snprintf(host, host_len, "%s", url->url_host);
+    snprintf(port, port_len, "%s",
+             url->url_port ? url->url_port : url->url_type == url_sips ? "5061" : "5060");
+    if (user) snprintf(user, user_len, "%s", url->url_user ? url->url_user : "");
+  }
+  su_home_deinit(home);
+  return ok;
+}
+
+/* "pbx:5070" or "sip:pbx:5070" -> "sip:pbx:5070;transport=tcp" */
+static char *route_uri(const char *text, sip_transport transport) {
+  bool has_scheme = strncmp(text, "sip:", 4) == 0 || strncmp(text, "sips:", 5) == 0;
+  bool add_transport = !strstr(text, ";transport=") && transport != SIP_TRANSPORT_UDP;
+  return g_strdup_printf("%s%s%s%s", has_scheme ? "" : "sip:", text,
+                         add_transport ? ";transport=" : "",
+                         add_transport ? sip_transport_param(transport) : "");
+}
+
+static char *hostport(const char *host, const char *port) {
+  return strchr(host, ':') && host[0] != '[' ? g_strdup_printf("[%s]:%s", host, port)
+                                             : g_strdup_printf("%s:%s", host, port);
+}
+
+static void add_trusted(call_route *route, const char *uri) {
+  char host[256], port[16];
+  if (route->trusted_count >= 2 ||
+      !call_route_parse_uri(uri, host, sizeof host, port, sizeof port, NULL, 0))
+    return;
+  route->trusted_host[route->trusted_count] = g_strdup(host);
+  route->trusted_port[route->trusted_count] = g_strdup(port);
+  route->trusted_count++;
+}
+
+/* The registrar of an account: explicit, else the AOR's domain (host:port of its URI). */
+static char *registrar_uri(const config_account *account) {
+  if (account->registrar) return route_uri(account->registrar, account->transport);
+  char host[256], port[16];
+  if (!call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, NULL, 0))
+    return NULL;
+  char *hp = hostport(host, port);
+  char *uri = route_uri(hp, account->transport);
+  g_free(hp);
+  return uri;
+}
+
+static char *our_host(const config *cfg) {
+  const char *host = cfg->public_ip ? cfg->public_ip : cfg->sip_listen.host;
+  if (!host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::")) return g_strdup("localhost");
+  return strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
+}
+
+static char *from_header(const config *cfg, const config_account *account) {
+  if (account->direct || !account->uri) {
+    char *host = our_host(cfg);
+    char *from = g_strdup_printf("<sip:tabphone@%s>", host);
+    g_free(host);
+    return from;
+  }
+  if (account->display_name) {
+    char *display = g_strescape(account->display_name, NULL);
+    char *from = g_strdup_printf("\"%s\" <%s>", display, account->uri);
+    g_free(display);
+    return from;
+  }
+  return g_strdup_printf("<%s>", account->uri);
+}
+
+char *call_route_contact(const config *cfg, const config_account *account) {
+  if (!cfg->public_ip) return NULL;
+  char host[256], port[16], user[128] = "tabphone";
+  if (account->uri)
+    call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, user, sizeof user);
+  bool v6 = strchr(cfg->public_ip, ':') != NULL;
+  bool udp = account->transport == SIP_TRANSPORT_UDP;
+  return g_strdup_printf(v6 ? "<sip:%s@[%s]:%d%s%s>" : "<sip:%s@%s:%d%s%s>",
+                         *user ? user : "tabphone", cfg->public_ip, cfg->sip_listen.port,
+                         udp ? "" : ";transport=", udp ? "" : sip_transport_param(account->transport));
+}
+
+call_route *call_route_new(const config *cfg, const config_account *account, const char *to,
+                           char *err, size_t err_len) {
+  char host[256], port[16];
+  if (!call_route_parse_uri(to, host, sizeof host, port, sizeof port, NULL, 0)) {
+    snprintf(err, err_len, "call: '%s' is not a SIP address like sip:bob@example.com",
+             to ? to : "");
+    return NULL;
+  }
+  call_route *route = g_new0(call_route, 1);
+  route->from = from_header(cfg, account);
+  route->contact = call_route_contact(cfg, account);
+  if (!account->direct) {
+    if (account->proxy)
+      route->proxy = route_uri(account->proxy, account->transport);
+    else if (account->do_register)
+      route->proxy = registrar_uri(account);
+    if (account->password) {
+      if (account->proxy) add_trusted(route, route->proxy);
+      char *registrar = registrar_uri(account);
+      if (registrar) add_trusted(route, registrar);
+      g_free(registrar);
+    }
+  }
+  char phost[256], pport[16];
+  if (route->proxy &&
+      call_route_parse_uri(route->proxy, phost, sizeof phost, pport, sizeof pport, NULL, 0))
+    route->next_hop = hostport(phost, pport);
+  else
+    route->next_hop = hostport(host, port);
+  return route;
+}
+
+void call_route_redirect(call_route *route, const char *target) {
+  char host[256], port[16];
+  if (route->proxy ||
+      !call_route_parse_uri(target, host, sizeof host, port, sizeof port, NULL, 0))
+    return;
+  g_free(route->next_hop);
+  route->next_hop = hostport(host, port);
+}
+
+void call_route_free(call_route *route) {
+  if (!route) return;
+  g_free(route->proxy), g_free(route->next_hop), g_free(route->from), g_free(route->contact);
+  for (int i = 0; i < route->trusted_count; i++)
+    g_free(route->trusted_host[i]), g_free(route->trusted_port[i]);
+  g_free(route);
+}
+
+static bool same_address(const struct sockaddr *a, const struct sockaddr_storage *b, int port) {
+  if (a->sa_family != b->ss_family) return false;
+  if (a->sa_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_addr.s_addr == y->sin_addr.s_addr && ntohs(y->sin_port) == port;
+  }
+  if (a->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) &&
+           ntohs(y->sin6_port) == port;
+  }
+  return false;
+}
+
+static bool host_matches(const char *host, int port, const struct sockaddr_storage *source) {
+  char bare[256];
+  size_t n = strlen(host);
+  if (host[0] == '[' && n > 2 && n - 2 < sizeof bare) {
+    memcpy(bare, host + 1, n - 2), bare[n - 2] = '\0';
+  } else {
+    snprintf(bare, sizeof bare, "%s", host);
+  }
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *list = NULL;
+  if (getaddrinfo(bare, NULL, &hints, &list) != 0) return false;
+  bool match = false;
+  for (struct addrinfo *ai = list; ai && !match; ai = ai->ai_next)
+    match = same_address(ai->ai_addr, source, port);
+  freeaddrinfo(list);
+  return match;
+}
+
+bool call_route_trusts(const call_route *route, const struct sockaddr_storage *source) {
+  for (int i = 0; i < route->trusted_count; i++)
+    if (host_matches(route->trusted_host[i], atoi(route->trusted_port[i]), source)) return true;
+  return false;
+}

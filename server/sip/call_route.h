@@ -1,0 +1,56 @@
+/* call_route: where an outbound call's INVITE goes and whose digest challenges it may answer.
+ *
+ * Routing per account:
+ *   direct account       straight to the request URI's host; From sip:tabphone@<our host>;
+ *                        never answers a challenge (it has no credentials).
+ *   register = yes       through the proxy if set, else through the registrar (explicit, or the
+ *                        URI's domain): providers expect calls from where the registration lives.
+ *   register = no        (trunk) through the proxy if set, else straight to the URI's host.
+ * Trusted for digest: the account's proxy and its registrar (host and port), only when the
+ * account has a password. A challenge is answered only when the answer's transport source is
+ * one of them (the realm alone proves nothing: anyone can claim any realm).
+ *
+ * Ownership: call_route_new returns a route the caller frees with call_route_free; it copies
+ * what it needs. Pure apart from call_route_trusts (may resolve a host name, see there). */
+#ifndef TABPHONE_SIP_CALL_ROUTE_H
+#define TABPHONE_SIP_CALL_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/config.h"
+
+typedef struct call_route {
+  char *proxy;        /* route URI for NUTAG_PROXY ("sip:host:port;transport=tcp"), or NULL */
+  char *next_hop;     /* "host:port" the INVITE is sent to, for reasons and logs */
+  char *from;         /* From header value: "\"Display\" <sip:alice@example.com>" */
+  char *contact;      /* Contact header value when [sip] public_ip is set, else NULL */
+  char *trusted_host[2];
+  char *trusted_port[2];
+  int trusted_count;
+} call_route;
+
+/* to: the request URI (checked: sip:/sips: with a host). NULL with one line in err otherwise. */
+call_route *call_route_new(const config *cfg, const config_account *account, const char *to,
+                           char *err, size_t err_len);
+void call_route_free(call_route *route);
+
+/* Next hop for a redirect target: route->proxy stays, next_hop becomes the target's host when
+ * there is no proxy. */
+void call_route_redirect(call_route *route, const char *target);
+
+/* Is source (the transport address a challenge came from) one of the trusted hosts? Numeric
+ * hosts compare directly; a host name is resolved with getaddrinfo (blocking, but only on a
+ * challenge, and sofia has just resolved the same name so the answer is normally cached). */
+bool call_route_trusts(const call_route *route, const struct sockaddr_storage *source);
+
+/* The Contact we put in INVITEs and 200s when [sip] public_ip is set (caller frees), else NULL. */
+char *call_route_contact(const config *cfg, const config_account *account);
+
+/* "sip:host" of a SIP URI text parsed into host and port (default 5060, or 5061 for sips).
+ * False when it is not a sip:/sips: URI with a host. */
+bool call_route_parse_uri(const char *text, char *host, size_t host_len, char *port,
+                          size_t port_len, char *user, size_t user_len);
+
+#endif

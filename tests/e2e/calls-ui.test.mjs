@@ -1,0 +1,351 @@
+// Browser tests of the dialer's calling UI (web/js/calls.js, ui/dialer.js, ui/call-panel.js)
+// against fake-server.mjs, which plays the server's side of each call message by message.
+// The fake has no media, so ICE never completes: these tests check the UI states and the
+// messages the page sends; tests/e2e/echo-call.test.mjs checks real audio against the real
+// server.
+//
+// Runs inside the loopback-only network namespace of tests/e2e/run.sh or scripts/test
+// (assertInsideTestNamespace refuses anything else). Screenshots: tests/e2e/screenshots/calls-*.
+
+import { test, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startFakeServer, fakeAnswerSdp, fakeOfferSdp, FAKE_CANDIDATE } from './fake-server.mjs';
+import { assertInsideTestNamespace, launchBrowser, DESKTOP, PHONE } from './lib/browser.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const webRoot = path.resolve(here, '../../web');
+const shotDir = path.join(here, 'screenshots');
+
+const ENCRYPTION = { browser: 'DTLS-SRTP SRTP_AES128_CM_SHA1_80', sip: 'none (RTP)' };
+
+let browser;
+let page;
+let errorsBefore;
+
+before(async () => {
+  assertInsideTestNamespace();
+  fs.mkdirSync(shotDir, { recursive: true });
+  browser = await launchBrowser({ toneHz: 440 });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+beforeEach(async () => {
+  errorsBefore = browser.errors.length;
+  page = await browser.newPage();
+  await page.setViewportSize(DESKTOP);
+});
+
+afterEach(async () => {
+  await page.close();
+  assert.deepEqual(browser.errors.slice(errorsBefore), [], 'the page logged errors');
+});
+
+async function shoot(name) {
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: path.join(shotDir, `calls-${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(DESKTOP);
+  await page.screenshot({ path: path.join(shotDir, `calls-${name}-desktop.png`), fullPage: true });
+}
+
+// Open mode: no login, the phone is up as soon as the welcome arrives.
+async function openPhone(options = {}) {
+  const server = await startFakeServer({ webRoot, openMode: true, ...options });
+  await page.goto(server.url);
+  await page.getByRole('heading', { name: 'Phone', exact: true }).waitFor();
+  return server;
+}
+
+const callState = () => page.locator('#call-state');
+const result = () => page.locator('#call-result');
+const evalCall = (fn) => page.evaluate(fn);
+
+// Dials from the field and returns the `call` message the page sent.
+async function dial(server, text, from = null) {
+  if (from) await page.getByLabel('Call from').selectOption({ label: from });
+  await page.getByLabel('Number or SIP address').fill(text);
+  const earlier = new Set(server.received.filter(({ msg }) => msg.type === 'call').map(({ msg }) => msg.call_id));
+  await page.getByLabel('Number or SIP address').press('Enter');
+  return server.waitFor((m) => m.type === 'call' && !earlier.has(m.call_id), { what: 'a call' });
+}
+
+test('an outgoing call goes calling -> ringing -> connected, with keypad, mute and hang up', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  // First run: the test call is offered prominently.
+  assert.equal(await page.locator('#first-run').isVisible(), true);
+  assert.equal(await page.getByRole('button', { name: 'Test call' }).isVisible(), true);
+  await shoot('dialer');
+
+  const call = await dial(server, 'bob@example.test', 'Office line');
+  assert.equal(call.to, 'sip:bob@example.test');
+  assert.equal(call.from_account, 'office');
+  assert.match(call.call_id, /^[A-Za-z0-9._-]{1,64}$/);
+  assert.match(call.sdp, /^v=0\r\n/);
+  // The offer went out without waiting for ICE: candidates follow as their own messages.
+  const cand = await server.waitFor((m) => m.type === 'candidate' && m.call_id === call.call_id && m.candidate,
+    { what: 'a candidate' });
+  assert.match(cand.candidate.candidate, /^candidate:/);
+  assert.equal(typeof cand.candidate.sdpMLineIndex, 'number');
+  await server.waitFor((m) => m.type === 'candidate' && m.call_id === call.call_id && m.candidate === null,
+    { what: 'the end-of-candidates null' });
+  const types = server.received.map(({ msg }) => msg.type);
+  assert.ok(types.indexOf('call') < types.indexOf('candidate'), 'a candidate overtook the offer');
+
+  await callState().filter({ hasText: 'Calling…' }).waitFor();
+  assert.equal(await page.locator('#call-peer').textContent(), 'bob@example.test');
+  server.push({ type: 'progress', call_id: call.call_id, code: 100, reason: 'Trying' });
+  server.push({ type: 'progress', call_id: call.call_id, code: 180, reason: 'Ringing' });
+  await callState().filter({ hasText: 'Ringing…' }).waitFor();
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), 'ringback');
+  assert.equal(await page.getByRole('button', { name: 'Cancel call' }).isVisible(), true);
+
+  // The server's candidates may come before its answer: the page must hold them back.
+  server.push({ type: 'candidate', call_id: call.call_id, candidate: FAKE_CANDIDATE });
+  server.push({ type: 'candidate', call_id: call.call_id, candidate: null });
+  server.push({
+    type: 'answered', call_id: call.call_id, sdp: fakeAnswerSdp(call.sdp), codec: 'opus/48000/2', encryption: ENCRYPTION,
+  });
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  const badge = page.locator('#call-badge');
+  assert.equal(await badge.isVisible(), true);
+  const badgeText = await badge.textContent();
+  for (const part of ['opus/48000/2', 'DTLS-SRTP SRTP_AES128_CM_SHA1_80', 'none (RTP)']) assert.ok(badgeText.includes(part), badgeText);
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), null);
+  await page.waitForFunction(() => {
+    const pc = window.tabphone.calls.pc;
+    return pc && pc.signalingState === 'stable' && pc.remoteDescription?.sdp.includes('127.0.0.1 40000');
+  });
+  assert.match(await page.locator('#call-timer').textContent(), /^00:0\d$/);
+  await page.waitForTimeout(1100); // let the timer tick once for the screenshot
+  await shoot('in-call');
+
+  // Keypad by click and by keyboard (focus sits on Hang up, not in a text field).
+  await page.getByRole('button', { name: '1', exact: true }).click();
+  await page.getByRole('button', { name: '2', exact: true }).click();
+  await page.keyboard.press('#');
+  await page.locator('#dtmf-sent').filter({ hasText: 'Sent: 12#' }).waitFor();
+  const dtmf = server.received.filter(({ msg }) => msg.type === 'dtmf').map(({ msg }) => [msg.call_id, msg.digits]);
+  assert.deepEqual(dtmf, [[call.call_id, '1'], [call.call_id, '2'], [call.call_id, '#']]);
+
+  await page.getByRole('button', { name: 'Mute' }).click();
+  assert.equal(await page.locator('#call-mute').getAttribute('aria-pressed'), 'true');
+  assert.equal(await evalCall(() => window.tabphone.calls.current.localStream.getAudioTracks()[0].enabled), false);
+  await page.getByRole('button', { name: 'Unmute' }).click();
+  assert.equal(await evalCall(() => window.tabphone.calls.current.localStream.getAudioTracks()[0].enabled), true);
+
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  const hangup = await server.waitFor((m) => m.type === 'hangup', { what: 'a hangup' });
+  assert.equal(hangup.call_id, call.call_id);
+  await result().filter({ hasText: 'You hung up.' }).waitFor();
+  assert.equal(await page.locator('#in-call').isVisible(), false);
+  assert.equal(await evalCall(() => window.tabphone.calls.pc), null);
+  assert.equal(await page.getByLabel('Number or SIP address').isEnabled(), true);
+});
+
+test('busy and no-common-codec hang-ups are explained in words', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+
+  const call = await dial(server, '+1 (555) 010-0100');
+  assert.equal(call.to, '+15550100100');
+  assert.equal(call.from_account, undefined, 'Automatic must not send from_account');
+  server.push({ type: 'progress', call_id: call.call_id, code: 180, reason: 'Ringing' });
+  await callState().filter({ hasText: 'Ringing…' }).waitFor();
+  server.push({ type: 'hangup', call_id: call.call_id, code: 486, reason: 'Busy Here' });
+  await result().filter({ hasText: 'The line is busy. (486 Busy Here)' }).waitFor();
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), null);
+  await shoot('busy');
+
+  // A reason the server wrote for people is shown as it is.
+  const reason = 'no common codec (browser: opus, PCMU; far end: G729)';
+  const second = await dial(server, 'tel:+15550100101');
+  assert.equal(second.to, 'tel:+15550100101');
+  server.push({ type: 'hangup', call_id: second.call_id, code: 488, reason });
+  await result().filter({ hasText: reason }).waitFor();
+
+  // 480: no answer.
+  const third = await dial(server, 'sip:carol@example.test');
+  server.push({ type: 'hangup', call_id: third.call_id, code: 480, reason: 'Temporarily Unavailable' });
+  await result().filter({ hasText: 'No answer. (480 Temporarily Unavailable)' }).waitFor();
+});
+
+test('early media: the 183 answer is applied, and the same SDP in answered changes nothing', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  const call = await dial(server, 'sip:ivr@example.test');
+  const answer = fakeAnswerSdp(call.sdp);
+  server.push({ type: 'progress', call_id: call.call_id, code: 183, reason: 'Session Progress', sdp: answer });
+  await callState().filter({ hasText: 'Early media' }).waitFor();
+  await page.waitForFunction(() => window.tabphone.calls.pc?.signalingState === 'stable');
+  server.push({ type: 'answered', call_id: call.call_id, sdp: answer, codec: { browser: 'pcmu', sip: 'pcmu', transcoding: false }, encryption: { browser: 'dtls-srtp', sip: 'none' } });
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  assert.match(await page.locator('#call-badge').textContent(), /pcmu.*dtls-srtp.*none/s);
+  server.push({ type: 'hangup', call_id: call.call_id, code: 200, reason: 'OK' });
+  await result().filter({ hasText: 'The other side hung up.' }).waitFor();
+});
+
+test('an incoming call rings; Accept sends an SDP answer and candidates', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  // A candidate ahead of the call it belongs to is harmless; one right after `incoming`,
+  // before the user accepts, has to wait for the offer to be applied.
+  server.push({
+    type: 'incoming', call_id: 'in-1', from: 'sip:bob@example.test', display: 'Bob Example', to: 'sip:1001@pbx.example.test',
+    account: 'office', sdp: fakeOfferSdp(),
+  });
+  server.push({ type: 'candidate', call_id: 'in-1', candidate: FAKE_CANDIDATE });
+  const incoming = page.locator('#incoming');
+  await incoming.waitFor();
+  assert.equal(await page.locator('#incoming-peer').textContent(), 'Bob Example');
+  assert.equal(await page.locator('#incoming-uri').textContent(), 'bob@example.test');
+  assert.equal(await page.locator('#incoming-account').textContent(), 'To Office line');
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), 'ring');
+  assert.equal(await evalCall(() => document.activeElement?.id), 'incoming-accept');
+  assert.match(await page.title(), /^Incoming call/);
+  await shoot('incoming');
+
+  await page.getByRole('button', { name: 'Accept' }).click();
+  const accept = await server.waitFor((m) => m.type === 'accept', { what: 'an accept' });
+  assert.equal(accept.call_id, 'in-1');
+  assert.match(accept.sdp, /^v=0\r\n/);
+  assert.match(accept.sdp, /a=setup:(active|passive)/);
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), null);
+  await server.waitFor((m) => m.type === 'candidate' && m.call_id === 'in-1' && m.candidate, { what: 'a candidate' });
+  const types = server.received.map(({ msg }) => msg.type);
+  assert.ok(types.indexOf('accept') < types.indexOf('candidate'), 'a candidate overtook the answer');
+  await page.waitForFunction(() => window.tabphone.calls.pc?.remoteDescription?.sdp.includes('127.0.0.1 40000'));
+  assert.equal(await page.locator('#call-peer').textContent(), 'Bob Example');
+
+  server.push({ type: 'hangup', call_id: 'in-1', code: 200, reason: 'OK' });
+  await result().filter({ hasText: 'The other side hung up.' }).waitFor();
+});
+
+test('Reject answers 486; a call the caller cancels stops ringing', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  server.push({ type: 'incoming', call_id: 'in-2', from: 'sip:spam@example.test', display: '', to: 'sip:1001@pbx.example.test', account: 'office', sdp: fakeOfferSdp() });
+  await page.locator('#incoming').waitFor();
+  assert.equal(await page.locator('#incoming-peer').textContent(), 'spam@example.test');
+  await page.getByRole('button', { name: 'Reject' }).click();
+  const reject = await server.waitFor((m) => m.type === 'reject', { what: 'a reject' });
+  assert.deepEqual({ call_id: reject.call_id, code: reject.code }, { call_id: 'in-2', code: 486 });
+  await result().filter({ hasText: 'You declined the call.' }).waitFor();
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), null);
+
+  server.push({ type: 'incoming', call_id: 'in-3', from: 'sip:dave@example.test', display: 'Dave', to: 'sip:1001@pbx.example.test', account: 'office', sdp: fakeOfferSdp() });
+  await page.locator('#incoming').waitFor();
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), 'ring');
+  server.push({ type: 'hangup', call_id: 'in-3', code: 487, reason: 'Request Terminated' });
+  await result().filter({ hasText: 'Missed call from Dave.' }).waitFor();
+  assert.equal(await page.locator('#incoming').isVisible(), false);
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), null);
+  assert.ok(!server.received.some(({ msg }) => msg.call_id === 'in-3'), 'the page answered a cancelled call');
+});
+
+test('the test call dials echo; a server without calls ends it with its message', async (t) => {
+  const server = await openPhone({ callsImplemented: false });
+  t.after(() => server.close());
+
+  // Something that is neither a number nor an address is refused before anything is sent.
+  await page.getByLabel('Number or SIP address').fill('not a number');
+  await page.getByRole('button', { name: 'Call', exact: true }).click();
+  await page.locator('#dial-error').filter({ hasText: 'not a number or SIP address' }).waitFor();
+  assert.equal(await page.getByLabel('Number or SIP address').getAttribute('aria-invalid'), 'true');
+
+  await page.getByRole('button', { name: 'Test call' }).click();
+  const call = await server.waitFor((m) => m.type === 'call', { what: 'a call' });
+  assert.equal(call.to, 'echo');
+  assert.equal(call.from_account, undefined);
+  await result().filter({ hasText: 'Calls are not implemented in this build.' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Test call' }).isEnabled(), true);
+  assert.equal(await page.locator('#first-run').isVisible(), true, 'a failed test call is no reason to hide the hint');
+});
+
+// The fake server has no media, but a second Chromium can be the far end: it answers the
+// page's offer with its own fake microphone playing 1 kHz, and the fake server relays SDP and
+// candidates between the two. Audio then really flows (DTLS-SRTP between the two browsers),
+// which checks the page's side of the media path without tabphone's: trickled candidates both
+// ways (the far end's sent before the answer), the remote track in the <audio> element, and
+// the tone meters of the test hooks.
+test('media flows: a second browser as the far end plays 1 kHz, the page hears it', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  const farBrowser = await launchBrowser({ toneHz: 1000 });
+  t.after(() => farBrowser.close());
+  const far = await farBrowser.newPage();
+  await far.goto(`${server.url}__blank`);
+
+  const call = await dial(server, 'sip:tone@example.test');
+  const answer = await far.evaluate(async (offer) => {
+    const pc = new RTCPeerConnection();
+    window.farPc = pc;
+    window.farCandidates = [];
+    const gathered = new Promise((resolve) => {
+      pc.onicecandidate = (ev) => (ev.candidate ? window.farCandidates.push(ev.candidate.toJSON()) : resolve());
+    });
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    for (const track of mic.getTracks()) pc.addTrack(track, mic);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered;
+    return pc.localDescription.sdp.replace(/a=candidate:.*\r\n/g, ''); // candidates go separately
+  }, call.sdp);
+  const farCandidates = await far.evaluate(() => window.farCandidates);
+  assert.ok(farCandidates.length > 0, 'the far end gathered no candidate');
+
+  server.push({ type: 'progress', call_id: call.call_id, code: 180, reason: 'Ringing' });
+  for (const candidate of farCandidates) server.push({ type: 'candidate', call_id: call.call_id, candidate });
+  server.push({ type: 'candidate', call_id: call.call_id, candidate: null });
+  server.push({ type: 'answered', call_id: call.call_id, sdp: answer, codec: 'opus/48000/2', encryption: ENCRYPTION });
+  // The page's candidates (sent as `candidate` messages) go to the far end.
+  await server.waitFor((m) => m.type === 'candidate' && m.call_id === call.call_id && m.candidate === null, { what: 'end of candidates' });
+  const pageCandidates = server.received.filter(({ msg }) => msg.type === 'candidate' && msg.call_id === call.call_id && msg.candidate)
+    .map(({ msg }) => msg.candidate);
+  await far.evaluate(async (list) => {
+    for (const c of list) await window.farPc.addIceCandidate(c);
+  }, pageCandidates);
+
+  await page.waitForFunction(() => window.tabphone.calls.pc?.connectionState === 'connected', null, { timeout: 15_000 });
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  const remote = await page.evaluate(() => window.tabphone.measureRemoteTone(1500));
+  assert.ok(Math.abs(remote.frequency - 1000) <= 15, `heard ${remote.frequency} Hz, not 1000 Hz`);
+  assert.ok(remote.level > -60, `the far end's tone arrives at ${remote.level} dB`);
+  const local = await page.evaluate(() => window.tabphone.measureLocalTone(1000));
+  assert.ok(Math.abs(local.frequency - 440) <= 15, `the microphone plays ${local.frequency} Hz, not 440 Hz`);
+  // The far end hears the page's 440 Hz too (both directions work).
+  const farHears = await far.evaluate(async () => {
+    const stream = new MediaStream(window.farPc.getReceivers().map((r) => r.track));
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    await new Promise((r) => setTimeout(r, 600));
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(bins);
+    let peak = 10;
+    for (let i = 11; i < bins.length; i++) if (bins[i] > bins[peak]) peak = i;
+    ctx.close();
+    return (peak * ctx.sampleRate) / analyser.fftSize;
+  });
+  assert.ok(Math.abs(farHears - 440) <= 15, `the far end hears ${farHears} Hz, not 440 Hz`);
+  const received = await page.evaluate(async () => {
+    let packets = 0;
+    (await window.tabphone.calls.pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') packets = s.packetsReceived;
+    });
+    return packets;
+  });
+  assert.ok(received > 50, `only ${received} packets arrived`);
+  assert.equal(await page.locator('#remote-audio').evaluate((a) => a.srcObject !== null && !a.muted), true);
+
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  await result().filter({ hasText: 'You hung up.' }).waitFor();
+  assert.deepEqual(farBrowser.errors, []);
+});

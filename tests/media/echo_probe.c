@@ -1,0 +1,156 @@
+/* echo_probe: one media engine and one call_media driven over stdin/stdout, so a test can put
+ * a real browser on the other end (tests/media/echo.test.mjs).
+ *
+ * Usage: echo_probe echo|bridge [controlling]   (controlling: we offer, as for inbound calls)
+ * Prints (one line each, flushed):
+ *   local <ufrag> <pwd> <fingerprint>      at once
+ *   rtp <address> <port>                   bridge mode: our SIP-side RTP port
+ *   candidate <candidate:...>              trickled local candidates
+ *   candidate-end                          gathering done
+ *   setup <active|passive>                 answer to "remote"
+ *   connected <srtp profile> | failed <reason> | timeout
+ * Reads:
+ *   remote <ufrag> <pwd> <setup> <fingerprint>
+ *   candidate <candidate:...> | candidate-end
+ *   rtp-remote <address> <rtp port> <rtcp port>
+ *   codec <browser pt> <sip pt> <clock> <browser dtmf pt> <sip dtmf pt>
+ *   dtmf <digits>
+ *   quit (or end of input)
+ * The media log goes to stderr. */
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "media/media.h"
+
+typedef struct probe {
+  GMainLoop *loop;
+  call_media *media;
+} probe;
+
+static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+  fflush(stdout);
+}
+
+static void on_event(void *user_data, const media_event *event) {
+  (void)user_data;
+  switch (event->type) {
+  case MEDIA_EVENT_LOCAL_CANDIDATE:
+    if (event->candidate) say("candidate %s", event->candidate);
+    else say("candidate-end");
+    break;
+  case MEDIA_EVENT_CONNECTED: say("connected %s", event->srtp_profile); break;
+  case MEDIA_EVENT_FAILED: say("failed %s", event->reason); break;
+  case MEDIA_EVENT_RTP_TIMEOUT: say("timeout"); break;
+  }
+}
+
+static void handle(probe *p, char **w, int n) {
+  if (n == 5 && strcmp(w[0], "remote") == 0) {
+    webrtc_remote r = {w[1], w[2], "sha-256", w[4], w[3]};
+    say("setup %s", call_media_set_webrtc_remote(p->media, &r));
+  } else if (n >= 2 && strcmp(w[0], "candidate") == 0) {
+    char *line = g_strjoinv(" ", w + 1);
+    call_media_add_remote_candidate(p->media, line);
+    g_free(line);
+  } else if (n == 1 && strcmp(w[0], "candidate-end") == 0) {
+    call_media_add_remote_candidate(p->media, NULL);
+  } else if (n == 4 && strcmp(w[0], "rtp-remote") == 0) {
+    call_media_set_rtp_remote(p->media, w[1], atoi(w[2]), atoi(w[3]));
+  } else if (n == 6 && strcmp(w[0], "codec") == 0) {
+    media_codec_map map = {atoi(w[1]), atoi(w[2]), atoi(w[3]), atoi(w[4]), atoi(w[5])};
+    call_media_set_codec_map(p->media, &map);
+  } else if (n == 2 && strcmp(w[0], "dtmf") == 0) {
+    call_media_send_dtmf(p->media, w[1], 100);
+  } else if (n == 1 && strcmp(w[0], "quit") == 0) {
+    g_main_loop_quit(p->loop);
+  } else if (n > 0) {
+    fprintf(stderr, "echo_probe: unknown command '%s'\n", w[0]);
+  }
+}
+
+static gboolean on_stdin(GIOChannel *channel, GIOCondition condition, gpointer data) {
+  (void)condition;
+  probe *p = data;
+  char *line = NULL;
+  GIOStatus status = g_io_channel_read_line(channel, &line, NULL, NULL, NULL);
+  if (status == G_IO_STATUS_EOF || status == G_IO_STATUS_ERROR) {
+    g_main_loop_quit(p->loop);
+    return G_SOURCE_REMOVE;
+  }
+  if (line) {
+    g_strstrip(line);
+    char **words = g_strsplit(line, " ", -1);
+    handle(p, words, (int)g_strv_length(words));
+    g_strfreev(words);
+    g_free(line);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The config a test server would have: everything on loopback. */
+static void loopback_config(config *cfg, config_listen *listen) {
+  memset(cfg, 0, sizeof *cfg);
+  *listen = (config_listen){"127.0.0.1", 8443};
+  cfg->listen = listen;
+  cfg->listen_count = 1;
+  cfg->sip_listen = (config_listen){"127.0.0.1", 5060};
+}
+
+static void run(probe *p, media_engine *engine) {
+  const webrtc_local *local = call_media_webrtc_local(p->media);
+  say("local %s %s %s", local->ice_ufrag, local->ice_pwd, local->fingerprint);
+  if (call_media_rtp_port(p->media) > 0)
+    say("rtp %s %d", call_media_rtp_address(p->media), call_media_rtp_port(p->media));
+  GIOChannel *in = g_io_channel_unix_new(0);
+  guint watch = g_io_add_watch(in, G_IO_IN | G_IO_HUP, on_stdin, p);
+  g_main_loop_run(p->loop);
+  g_source_remove(watch);
+  g_io_channel_unref(in);
+  call_media_free(p->media);
+  /* Let messages in flight settle, then stop the workers. */
+  for (int i = 0; i < 50; i++) {
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(2000);
+  }
+  media_engine_free(engine);
+  while (g_main_context_iteration(NULL, FALSE)) {
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || argc > 3 || (strcmp(argv[1], "echo") != 0 && strcmp(argv[1], "bridge") != 0)) {
+    fprintf(stderr, "usage: echo_probe echo|bridge [controlling]\n");
+    return 2;
+  }
+  log_init(g_getenv("PROBE_DEBUG") ? LOG_DEBUG : LOG_INFO);
+  config cfg;
+  config_listen listen;
+  loopback_config(&cfg, &listen);
+  char err[256];
+  media_engine *engine = media_engine_new(&cfg, NULL, err, sizeof err);
+  if (!engine) {
+    fprintf(stderr, "echo_probe: %s\n", err);
+    return 1;
+  }
+  probe p = {g_main_loop_new(NULL, FALSE), NULL};
+  media_mode mode = strcmp(argv[1], "echo") == 0 ? MEDIA_MODE_ECHO : MEDIA_MODE_BRIDGE;
+  bool controlling = argc == 3 && strcmp(argv[2], "controlling") == 0;
+  p.media = call_media_new(engine, mode, controlling, on_event, &p, err, sizeof err);
+  if (!p.media) {
+    fprintf(stderr, "echo_probe: %s\n", err);
+    media_engine_free(engine);
+    return 1;
+  }
+  run(&p, engine);
+  g_main_loop_unref(p.loop);
+  return 0;
+}

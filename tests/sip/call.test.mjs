@@ -1,0 +1,259 @@
+// call.test.mjs: server/sip/call.c against sipp peers on 127.0.0.1 (call_probe drives one call
+// and prints its events as JSON lines).
+//
+//   unshare -n sh -c 'ip link set lo up && node --test tests/sip/call.test.mjs'
+// Needs the probe built: ninja -C <builddir> tests/sip/call_probe (CALL_PROBE=path overrides;
+// default looks in build-call/, build-sip/, then build/).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { freePort, repoRoot, startSipp } from '../lib/sip-peers.mjs';
+
+const PASSWORD = 'alice-secret'; // the one in scenarios/uas-challenge.xml and uas-bye-challenge.xml
+const REALM = 'tabphone-test';
+
+function probePath() {
+  if (process.env.CALL_PROBE) return process.env.CALL_PROBE;
+  for (const dir of ['build-call', 'build-sip', 'build']) {
+    const p = path.join(repoRoot, dir, 'tests', 'sip', 'call_probe');
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Error('call_probe not built (ninja -C build tests/sip/call_probe)');
+}
+
+/** A config file: open mode on loopback, SIP on sipPort, plus [account] sections. */
+function writeConfig({ sipPort, accounts = {}, direct = true }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabphone-call-'));
+  fs.writeFileSync(path.join(dir, 'c.crt'), '');
+  fs.writeFileSync(path.join(dir, 'c.key'), '');
+  const sections = Object.entries(accounts).map(([name, keys]) =>
+    `[account ${name}]\n` + Object.entries(keys).map(([k, v]) => `${k} = ${v}`).join('\n'));
+  const text = `[server]\nlisten = 127.0.0.1:${sipPort + 1}\ncert = ${dir}/c.crt\nkey = ${dir}/c.key\n` +
+    `[sip]\nlisten = 127.0.0.1:${sipPort}\nuser_agent = tabphone-call-probe\n` +
+    `direct_account = ${direct ? 'yes' : 'no'}\nshutdown_timeout = 3\n[log]\nlevel = debug\n` +
+    sections.join('\n') + '\n';
+  const file = path.join(dir, 'tabphone.conf');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** Starts call_probe; returns { done (promise of { events, lines, stderr, code }), stderr() }. */
+function startProbe(args, { timeoutMs = 40000 } = {}) {
+  const child = spawn(probePath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise((resolve) => child.once('exit', (code) => {
+    clearTimeout(timer);
+    const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    resolve({ lines, events: lines.filter((e) => e.event === 'call'), stdout, stderr, code });
+  }));
+  return { done, stderr: () => stderr };
+}
+
+async function waitFor(check, what, ms = 5000) {
+  for (let t = 0; t < ms; t += 50) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const types = (events) => events.map((e) => e.type);
+const ended = (r) => r.events.find((e) => e.type === 'ended');
+const count = (text, re) => (text.match(re) || []).length;
+
+/** One outbound call through the direct account (or `account`) to a sipp UAS. */
+async function outbound(scenario, { account = 'direct', accounts, args = [], sippArgs, to } = {}) {
+  const sipp = await startSipp(scenario, sippArgs ? { args: sippArgs } : {});
+  try {
+    const sipPort = await freePort();
+    const config = writeConfig({ sipPort, accounts });
+    const target = to ?? `sip:bob@127.0.0.1:${sipp.port}`;
+    const r = await startProbe(['--config', config, '--account', account, '--to', target, ...args]).done;
+    await Promise.race([sipp.exited, new Promise((res) => setTimeout(res, 1500))]);
+    return { ...r, sipp, messages: sipp.messages(), sippRunning: null };
+  } finally {
+    await sipp.stop();
+  }
+}
+
+/** sipp's trace: "----- 2025-01-01 12:00:00.123456" before each message; first INVITE received. */
+function inviteArrival(messages) {
+  const m = messages.match(/-{10,} (\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\.\d+)\s*\n\s*UDP message received \[\d+\] bytes :\s*\n\s*INVITE /);
+  return m ? new Date(m[1].replace(' ', 'T')).getTime() * 1000 + Number(m[1].slice(-3)) : null;
+}
+
+function noPassword(r) {
+  assert.ok(!r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD), 'password leaked into output');
+}
+
+const aliceVia = (port) => ({
+  alice: { uri: 'sip:alice@127.0.0.1', password: PASSWORD, proxy: `127.0.0.1:${port}`, register: 'yes' },
+});
+
+describe('outbound calls', { concurrency: true }, () => {
+  test('answered call: 180 then answered with SDP, our BYE ends it', async () => {
+    const r = await outbound('uas-answer.xml', { args: ['--hangup-after', '300'] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(types(r.events).filter((t) => t !== 'progress' || true),
+      types(r.events));
+    const progress = r.events.filter((e) => e.type === 'progress').map((e) => e.code);
+    assert.ok(progress.includes(180), JSON.stringify(r.events));
+    const answered = r.events.find((e) => e.type === 'answered');
+    assert.ok(answered?.sdp?.includes('m=audio'), JSON.stringify(r.events));
+    assert.equal(ended(r).reason, 'hung up');
+    assert.match(r.messages, /ACK sip:/);
+    assert.match(r.messages, /BYE sip:/);
+    assert.match(r.messages, /RTP\/AVP 0 101/); // our SDP went out verbatim
+    const sent = r.lines.find((l) => l.event === 'invite_call').epoch_us;
+    const arrived = inviteArrival(r.messages);
+    if (arrived) console.log(`# INVITE on the wire ${((arrived - sent) / 1000).toFixed(2)} ms after sip_call_new_outgoing`);
+  });
+
+  test('far end hangs up: ended 200 "BYE from far end"', async () => {
+    const r = await outbound('uas-answer-bye.xml');
+    assert.equal(ended(r).code, 200, JSON.stringify(r.events));
+    assert.equal(ended(r).reason, 'BYE from far end');
+  });
+
+  test('busy: ended 486 "486 Busy Here"', async () => {
+    const r = await outbound('uas-busy.xml');
+    assert.deepEqual([ended(r).code, ended(r).reason], [486, '486 Busy Here'], JSON.stringify(r.events));
+  });
+
+  test('hangup while ringing sends CANCEL', async () => {
+    const r = await outbound('uas-ring-forever.xml', { args: ['--cancel-after', '500'] });
+    assert.deepEqual([ended(r).code, ended(r).reason], [0, 'cancelled'], JSON.stringify(r.events));
+    assert.match(r.messages, /CANCEL sip:/);
+    assert.equal(count(r.messages, /^\s*BYE /gm), 0);
+  });
+
+  test('407 from the account proxy is answered once with the right credentials', async () => {
+    const port = await freePort();
+    const r = await outbound('uas-challenge.xml', { account: 'alice', accounts: aliceVia(port),
+      sippArgs: ['-m', '1', '-t', 'u1'], to: 'sip:bob@127.0.0.1', args: ['--hangup-after', '200'],
+      sipp: port });
+    assert.ok(r.events.find((e) => e.type === 'answered'), JSON.stringify(r.events) + r.messages);
+    noPassword(r);
+  });
+
+  test('a challenge from a host that is not the account proxy is not answered', async () => {
+    const r = await outbound('uas-challenge.xml');
+    assert.equal(ended(r).code, 407, JSON.stringify(r.events));
+    assert.match(ended(r).reason, /^authentication required by 127\.0\.0\.1:\d+$/);
+    assert.equal(count(r.messages, /Proxy-Authorization:/gi), 0);
+  });
+
+  test('302 is followed to the new target', async () => {
+    const second = await startSipp('uas-answer.xml');
+    try {
+      const r = await outbound('uas-302.xml', {
+        sippArgs: ['-m', '1', '-t', 'u1', '-key', 'target_port', String(second.port)],
+        args: ['--hangup-after', '200'] });
+      assert.ok(r.events.find((e) => e.type === 'answered'), JSON.stringify(r.events));
+      await Promise.race([second.exited, new Promise((res) => setTimeout(res, 1500))]);
+      assert.match(second.messages(), /BYE sip:/);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  test('a redirect loop stops after 3 hops', async () => {
+    const r = await outbound('uas-302-loop.xml', { sippArgs: ['-m', '4', '-t', 'u1'] });
+    assert.equal(ended(r).code, 302, JSON.stringify(r.events));
+    assert.match(ended(r).reason, /too many redirects \(3\)/);
+    assert.equal(count(r.messages, /^\s*INVITE /gm), 4);
+  });
+});
+
+// The account proxy (sipp) port must be known before the config is written: run these by hand.
+describe('digest leak', () => {
+  test('a 407 to our BYE (same realm) is never answered with the password', async () => {
+    const sipp = await startSipp('uas-bye-challenge.xml');
+    try {
+      const sipPort = await freePort();
+      const config = writeConfig({ sipPort, accounts: aliceVia(sipp.port) });
+      const r = await startProbe(['--config', config, '--account', 'alice', '--to',
+        'sip:bob@127.0.0.1', '--hangup-after', '200']).done;
+      await Promise.race([sipp.exited, new Promise((res) => setTimeout(res, 4000))]);
+      const messages = sipp.messages();
+      assert.ok(r.events.find((e) => e.type === 'answered'), JSON.stringify(r.events) + messages);
+      const byes = messages.split(/-{10,}/).filter((m) => /^\s*UDP message received[^\n]*\n\s*BYE /.test(m));
+      assert.ok(byes.length >= 1, messages);
+      for (const bye of byes.slice(1)) {
+        const auth = bye.match(/Proxy-Authorization:.*response="([0-9a-f]+)"/i);
+        if (!auth) continue;
+        const uri = bye.match(/uri="([^"]+)"/)[1];
+        const ha1 = crypto.createHash('md5').update(`alice:${REALM}:${PASSWORD}`).digest('hex');
+        const ha2 = crypto.createHash('md5').update(`BYE:${uri}`).digest('hex');
+        const good = crypto.createHash('md5').update(`${ha1}:a77ac4e1leak:${ha2}`).digest('hex');
+        assert.notEqual(auth[1], good, 'BYE challenge answered with the real password');
+      }
+      console.log(`# BYEs seen by the challenging far end: ${byes.length}`);
+      noPassword(r);
+    } finally {
+      await sipp.stop();
+    }
+  });
+});
+
+/** One inbound call: sipp UAC calls `user` at the probe. */
+async function inbound(mode, { user = 'alice', direct = true } = {}) {
+  const sipPort = await freePort();
+  const config = writeConfig({ sipPort, direct,
+    accounts: { alice: { uri: 'sip:alice@127.0.0.1', register: 'no' } } });
+  const probe = startProbe(['--config', config, '--inbound', mode, '--timeout', '15']);
+  await waitFor(() => probe.stderr().includes('listening on'), 'the probe to listen');
+  const sipp = await startSipp('uac-invite.xml', { mayExit: true,
+    args: ['-m', '1', '-t', 'u1', '-s', user, `127.0.0.1:${sipPort}`] });
+  try {
+    const exit = await Promise.race([sipp.exited, new Promise((res) => setTimeout(() => res(null), 8000))]);
+    const messages = sipp.messages();
+    if (mode !== 'answer') await new Promise((res) => setTimeout(res, 300));
+    return { probe, exit, messages, sipp };
+  } finally {
+    await sipp.stop();
+  }
+}
+
+describe('inbound calls', { concurrency: true }, () => {
+  test('answered: 180, 200 with our SDP, ACK -> confirmed, caller BYE -> ended', async () => {
+    const { probe, exit, messages } = await inbound('answer');
+    const r = await probe.done;
+    assert.equal(exit?.code, 0, messages + r.stderr);
+    assert.match(messages, /SIP\/2.0 180 Ringing/);
+    assert.match(messages, /SIP\/2.0 200 OK[\s\S]*RTP\/AVP 0 101/);
+    const incoming = r.lines.find((l) => l.event === 'incoming');
+    assert.equal(incoming.account, 'alice');
+    assert.equal(incoming.display, 'Sipp Caller');
+    assert.match(incoming.sdp, /m=audio/);
+    assert.deepEqual(types(r.events), ['confirmed', 'ended']);
+    assert.equal(ended(r).reason, 'BYE from far end');
+  });
+
+  test('rejected with 486: the caller sees 486', async () => {
+    const { probe, messages } = await inbound('reject:486');
+    await probe.done;
+    assert.match(messages, /SIP\/2.0 486 /);
+  });
+
+  test('no session takes it: 480', async () => {
+    const { probe, messages } = await inbound('decline');
+    await probe.done;
+    assert.match(messages, /SIP\/2.0 480 /);
+  });
+
+  test('unknown user: 404', async () => {
+    const { probe, messages } = await inbound('answer', { user: 'mallory', direct: false });
+    probe.done.catch(() => {});
+    assert.match(messages, /SIP\/2.0 404 /);
+  });
+});

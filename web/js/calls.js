@@ -1,0 +1,429 @@
+// calls: placing and taking calls over the signaling contract (docs/protocol.md).
+//
+// One Call per call_id, each with its own RTCPeerConnection. The server is the SIP side's
+// voice: it sends progress / answered / incoming / candidate / hangup / error, and this module
+// turns them into call states and SDP steps:
+//
+//   outgoing: preparing (microphone) -> calling (offer sent) -> ringing (180/183)
+//             -> early (183 with an SDP answer) -> connected (answered) -> ended
+//   incoming: incoming (ringing here) -> accepting (microphone, answer) -> connected -> ended
+//
+// Timing rules the contract implies:
+//  - the offer goes out right after setLocalDescription; ICE candidates follow one by one as
+//    `candidate` messages (then `candidate: null`), so the server never waits for gathering;
+//  - the server's candidates may arrive before its answer (or, for an incoming call, before
+//    the user accepts): they wait in `pendingRemote` until a remote description is set;
+//  - every SDP step of a call runs on one promise chain (Call.run), so a candidate or a late
+//    answer can never overtake the description it depends on.
+//
+// Only one call is active at a time here (call waiting comes with the full dialer): an
+// incoming call while busy is turned down with 486.
+//
+// Events: "change" {call} whenever any call changes; "remotestream" {call} when a call's
+// remote audio appears; "busyincoming" {from, display} for a call turned down while busy.
+
+import { getMicrophone, stopStream } from './media.js';
+import { hangupWords, callErrorWords, microphoneErrorWords } from './ui/call-text.js';
+import { ECHO_TARGET } from './dial-target.js';
+
+export const CallState = Object.freeze({
+  PREPARING: 'preparing',
+  CALLING: 'calling',
+  RINGING: 'ringing',
+  EARLY: 'early',
+  INCOMING: 'incoming',
+  ACCEPTING: 'accepting',
+  CONNECTED: 'connected',
+  ENDED: 'ended',
+});
+
+const DTMF_DIGITS = /^[0-9*#A-D]{1,64}$/;
+
+function newCallId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return `c-${Date.now().toString(36)}-${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+export class Call {
+  constructor({ id, direction, peerUri, peerName, account, target }) {
+    this.id = id;
+    this.direction = direction; // 'out' | 'in'
+    this.peerUri = peerUri; // what was dialled, or the caller's URI
+    this.peerName = peerName; // display name or a readable form of the URI
+    this.account = account || ''; // outgoing: the from_account sent; incoming: the account called
+    this.isEcho = target === ECHO_TARGET;
+    this.state = direction === 'out' ? CallState.PREPARING : CallState.INCOMING;
+    this.pc = null;
+    this.localStream = null;
+    this.remoteStream = null;
+    this.remoteOffer = null; // incoming: the server's offer, applied on accept
+    this.earlySdp = null; // outgoing: the early-media answer already applied
+    this.remoteSet = false;
+    this.pendingRemote = []; // server candidates waiting for a remote description
+    this.pendingLocal = []; // our candidates gathered before the offer/answer went out
+    this.announced = false; // the server knows this call (`call` sent, or `incoming` received)
+    this.answerSent = false; // incoming: `accept` sent
+    this.sdpSent = false; // our offer/answer went out: candidates may follow
+    this.setupId = ''; // id of the `call`/`accept` request, to match its `error`
+    this.note = ''; // a problem worth showing that did not end the call
+    this.codec = null;
+    this.encryption = null;
+    this.muted = false;
+    this.dtmfSent = '';
+    this.createdAt = Date.now();
+    this.answeredAt = 0;
+    this.endedAt = 0;
+    this.end = null; // {by: 'local'|'remote'|'error', code?, reason?, words}
+    this.mediaState = 'new'; // RTCPeerConnection.connectionState
+    this.ops = Promise.resolve();
+  }
+
+  get ended() {
+    return this.state === CallState.ENDED;
+  }
+
+  // Audio may flow (or be about to): the states in which DTMF and mute make sense.
+  get live() {
+    return this.state === CallState.CONNECTED || this.state === CallState.EARLY;
+  }
+}
+
+export class CallManager extends EventTarget {
+  constructor(signaling, { iceServers = () => [] } = {}) {
+    super();
+    this.signaling = signaling;
+    this.iceServers = iceServers;
+    this.calls = new Map(); // call_id -> Call, only calls that have not ended
+    this.current = null; // the call on screen: the active one, or the last one that ended
+
+    const on = (type, fn) => signaling.addEventListener(`msg:${type}`, (ev) => fn.call(this, ev.detail));
+    on('progress', this.onProgress);
+    on('answered', this.onAnswered);
+    on('incoming', this.onIncoming);
+    on('candidate', this.onCandidate);
+    on('hangup', this.onHangup);
+    on('error', this.onError);
+    // The server ends a session's calls when its socket closes (reconnecting into a call comes
+    // later), so a lost connection is the end of every call here too.
+    signaling.addEventListener('close', () => {
+      for (const call of [...this.calls.values()]) {
+        this.finish(call, { by: 'error', words: 'The connection to the server was lost, so the call ended.' });
+      }
+    });
+  }
+
+  // The active call's RTCPeerConnection (for tests and debugging).
+  get pc() {
+    return this.current && !this.current.ended ? this.current.pc : null;
+  }
+
+  get active() {
+    return this.current && !this.current.ended ? this.current : null;
+  }
+
+  // Ids for call-related requests, so an `error` tells which one it answers. Letters keep them
+  // apart from SignalingClient.request()'s numeric ids.
+  nextRequestId(prefix) {
+    this.requestSeq = (this.requestSeq || 0) + 1;
+    return `${prefix}${this.requestSeq}`;
+  }
+
+  changed(call) {
+    this.dispatchEvent(new CustomEvent('change', { detail: { call } }));
+  }
+
+  setState(call, state) {
+    if (call.ended || call.state === state) return;
+    call.state = state;
+    if (state === CallState.CONNECTED && !call.answeredAt) call.answeredAt = Date.now();
+    this.changed(call);
+  }
+
+  // Places a call. target: {to, label} from parseTarget; fromAccount: a configured account's
+  // name, a BYO account's URI, or '' to let the server choose. Returns the Call (which may
+  // already have ended, e.g. when the microphone was refused).
+  async dial({ to, label }, fromAccount = '') {
+    if (this.active) throw new Error('Hang up the current call first.');
+    if (!this.signaling.connected) throw new Error('Not connected to the server. Try again once the status says Connected.');
+    const call = new Call({ id: newCallId(), direction: 'out', peerUri: to, peerName: label, account: fromAccount, target: to });
+    this.calls.set(call.id, call);
+    this.current = call;
+    this.changed(call);
+
+    try {
+      call.localStream = await getMicrophone();
+    } catch (err) {
+      this.finish(call, { by: 'error', words: microphoneErrorWords(err) });
+      return call;
+    }
+    if (call.ended) { // hung up while the permission prompt was up
+      this.cleanup(call);
+      return call;
+    }
+
+    await this.run(call, async () => {
+      const pc = this.makePeerConnection(call);
+      for (const track of call.localStream.getTracks()) pc.addTrack(track, call.localStream);
+      await pc.setLocalDescription(await pc.createOffer());
+      if (call.ended) return;
+      call.setupId = this.nextRequestId('s');
+      const msg = { type: 'call', id: call.setupId, call_id: call.id, to, sdp: pc.localDescription.sdp };
+      if (fromAccount) msg.from_account = fromAccount;
+      if (!this.signaling.send(msg)) {
+        this.finish(call, { by: 'error', words: 'Not connected to the server.' });
+        return;
+      }
+      call.announced = true;
+      call.sdpSent = true;
+      this.flushLocalCandidates(call);
+      this.setState(call, CallState.CALLING);
+    });
+    return call;
+  }
+
+  // Takes an incoming call: microphone, the server's offer, our answer.
+  async accept(call) {
+    if (!call || call.state !== CallState.INCOMING) return;
+    this.setState(call, CallState.ACCEPTING);
+    try {
+      call.localStream = await getMicrophone();
+    } catch (err) {
+      // Without a microphone the call cannot be taken; tell the caller "unavailable".
+      this.signaling.send({ type: 'reject', call_id: call.id, code: 480 });
+      this.finish(call, { by: 'error', words: microphoneErrorWords(err) });
+      return;
+    }
+    if (call.ended) return this.cleanup(call); // the caller gave up meanwhile
+
+    await this.run(call, async () => {
+      const pc = this.makePeerConnection(call);
+      await this.applyRemote(call, 'offer', call.remoteOffer);
+      for (const track of call.localStream.getTracks()) pc.addTrack(track, call.localStream);
+      await pc.setLocalDescription(await pc.createAnswer());
+      if (call.ended) return;
+      call.setupId = this.nextRequestId('s');
+      if (!this.signaling.send({ type: 'accept', id: call.setupId, call_id: call.id, sdp: pc.localDescription.sdp })) {
+        this.finish(call, { by: 'error', words: 'Not connected to the server.' });
+        return;
+      }
+      call.answerSent = true;
+      call.sdpSent = true;
+      this.flushLocalCandidates(call);
+      this.setState(call, CallState.CONNECTED);
+    });
+  }
+
+  reject(call, code = 486) {
+    if (!call || call.state !== CallState.INCOMING) return;
+    this.signaling.send({ type: 'reject', call_id: call.id, code });
+    this.finish(call, { by: 'local', words: 'You declined the call.' });
+  }
+
+  hangup(call = this.active) {
+    if (!call || call.ended) return;
+    if (call.state === CallState.INCOMING) return this.reject(call);
+    if (call.direction === 'in' && !call.answerSent) {
+      // Still getting the microphone for an accept: to the server the call is still ringing.
+      this.signaling.send({ type: 'reject', call_id: call.id, code: 486 });
+    } else if (call.announced) {
+      // (Before the offer went out the server has never heard of this call.)
+      this.signaling.send({ type: 'hangup', call_id: call.id });
+    }
+    this.finish(call, { by: 'local', words: call.answeredAt ? 'You hung up.' : 'Call cancelled.' });
+  }
+
+  sendDtmf(call, digits) {
+    const d = String(digits).toUpperCase();
+    if (!call || !call.live || !DTMF_DIGITS.test(d)) return false;
+    if (!this.signaling.send({ type: 'dtmf', id: this.nextRequestId('d'), call_id: call.id, digits: d })) return false;
+    call.dtmfSent = (call.dtmfSent + d).slice(-32);
+    call.note = '';
+    this.changed(call);
+    return true;
+  }
+
+  setMuted(call, muted) {
+    if (!call || call.ended) return;
+    call.muted = Boolean(muted);
+    // enabled=false sends silence (the track and the RTP stream stay up), so unmuting is instant.
+    if (call.localStream) for (const track of call.localStream.getAudioTracks()) track.enabled = !call.muted;
+    this.changed(call);
+  }
+
+  // --- server messages -------------------------------------------------------------------
+
+  onProgress(msg) {
+    const call = this.calls.get(msg.call_id);
+    if (!call || call.direction !== 'out') return;
+    if (typeof msg.sdp === 'string' && msg.sdp !== '' && call.earlySdp === null) {
+      // Early media (183 + SDP): the provider plays tones or announcements before the answer.
+      call.earlySdp = msg.sdp;
+      this.run(call, () => this.applyRemote(call, 'answer', msg.sdp));
+      this.setState(call, CallState.EARLY);
+      return;
+    }
+    if ((msg.code === 180 || msg.code === 183) && call.state === CallState.CALLING) this.setState(call, CallState.RINGING);
+  }
+
+  onAnswered(msg) {
+    const call = this.calls.get(msg.call_id);
+    if (!call || call.direction !== 'out') return;
+    call.codec = msg.codec ?? null;
+    call.encryption = msg.encryption ?? null;
+    const sdp = typeof msg.sdp === 'string' ? msg.sdp : '';
+    this.run(call, async () => {
+      if (call.earlySdp === null) {
+        await this.applyRemote(call, 'answer', sdp);
+        return;
+      }
+      // The early-media answer already stands. The same SDP again changes nothing; a different
+      // one can only be applied while the connection still expects an answer (after a final
+      // answer it would need a new offer/answer round, which the contract does not have).
+      if (sdp === call.earlySdp || sdp === '') return;
+      const state = call.pc && call.pc.signalingState;
+      if (state === 'have-local-offer' || state === 'have-remote-pranswer') await this.applyRemote(call, 'answer', sdp);
+    });
+    this.setState(call, CallState.CONNECTED);
+  }
+
+  onIncoming(msg) {
+    if (typeof msg.call_id !== 'string' || this.calls.has(msg.call_id)) return;
+    const from = typeof msg.from === 'string' ? msg.from : '';
+    const display = typeof msg.display === 'string' ? msg.display.trim() : '';
+    if (this.active) {
+      this.signaling.send({ type: 'reject', call_id: msg.call_id, code: 486 });
+      this.dispatchEvent(new CustomEvent('busyincoming', { detail: { from, display } }));
+      return;
+    }
+    const call = new Call({
+      id: msg.call_id, direction: 'in', peerUri: from, peerName: display || from.replace(/^(sips?|tel):/i, ''),
+      account: typeof msg.account === 'string' ? msg.account : '',
+    });
+    call.remoteOffer = typeof msg.sdp === 'string' ? msg.sdp : '';
+    call.announced = true;
+    this.calls.set(call.id, call);
+    this.current = call;
+    this.changed(call);
+  }
+
+  onCandidate(msg) {
+    const call = this.calls.get(msg.call_id);
+    if (!call || msg.candidate === undefined) return;
+    if (!call.remoteSet) {
+      call.pendingRemote.push(msg.candidate);
+      return;
+    }
+    this.run(call, () => this.addRemoteCandidate(call, msg.candidate));
+  }
+
+  onHangup(msg) {
+    const call = this.calls.get(msg.call_id);
+    if (!call) return;
+    const code = Number.isInteger(msg.code) ? msg.code : 0;
+    const reason = typeof msg.reason === 'string' ? msg.reason : '';
+    const words = call.state === CallState.INCOMING && reason !== 'answered_elsewhere'
+      ? `Missed call from ${call.peerName || 'an unknown caller'}.`
+      : hangupWords(code, reason, { direction: call.direction, wasAnswered: Boolean(call.answeredAt) });
+    this.finish(call, { by: 'remote', code, reason, words });
+  }
+
+  onError(msg) {
+    const call = typeof msg.call_id === 'string' ? this.calls.get(msg.call_id) : null;
+    if (!call) return;
+    // A refused call/accept ends the call. A refused dtmf (or candidate) does not: the call
+    // goes on and the panel says what did not work.
+    const setupFailed = msg.id !== undefined ? msg.id === call.setupId : !call.answeredAt;
+    if (!setupFailed) {
+      call.note = typeof msg.id === 'string' && msg.id.startsWith('d')
+        ? `The keypad tones were not sent: ${callErrorWords(msg.code, msg.message)}`
+        : callErrorWords(msg.code, msg.message);
+      this.changed(call);
+      return;
+    }
+    this.finish(call, { by: 'error', code: msg.code, words: callErrorWords(msg.code, msg.message) });
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+
+  // Runs fn after every earlier SDP step of the call; a failure ends the call in words.
+  run(call, fn) {
+    call.ops = call.ops.then(() => (call.ended ? undefined : fn())).catch((err) => {
+      if (call.ended) return;
+      console.error('call', call.id, err);
+      // An incoming call we could not answer (an offer the browser cannot use) is turned down
+      // with 488 Not Acceptable Here; anything the server already knows as a call is hung up.
+      if (call.direction === 'in' && !call.answerSent) this.signaling.send({ type: 'reject', call_id: call.id, code: 488 });
+      else if (call.announced) this.signaling.send({ type: 'hangup', call_id: call.id });
+      this.finish(call, { by: 'error', words: `The call could not be set up: ${err && err.message ? err.message : err}` });
+    });
+    return call.ops;
+  }
+
+  makePeerConnection(call) {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers(), bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    call.pc = pc;
+    pc.addEventListener('icecandidate', (ev) => {
+      const candidate = ev.candidate ? ev.candidate.toJSON() : null;
+      // Chromium reports the end of gathering as an empty candidate string as well as null.
+      if (candidate && candidate.candidate === '') return;
+      // Candidates must not overtake the offer/answer they belong to.
+      if (call.sdpSent) this.sendCandidate(call, candidate);
+      else call.pendingLocal.push(candidate);
+    });
+    pc.addEventListener('track', (ev) => {
+      // An answer without a=msid gives a track without a stream: make one for the <audio>.
+      call.remoteStream = ev.streams[0] || new MediaStream([ev.track]);
+      this.dispatchEvent(new CustomEvent('remotestream', { detail: { call } }));
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      call.mediaState = pc.connectionState;
+      this.changed(call);
+    });
+    return pc;
+  }
+
+  sendCandidate(call, candidate) {
+    if (!call.ended) this.signaling.send({ type: 'candidate', call_id: call.id, candidate });
+  }
+
+  flushLocalCandidates(call) {
+    for (const candidate of call.pendingLocal.splice(0)) this.sendCandidate(call, candidate);
+  }
+
+  async applyRemote(call, type, sdp) {
+    if (!sdp) throw new Error(`the server sent no SDP ${type}`);
+    await call.pc.setRemoteDescription({ type, sdp });
+    call.remoteSet = true;
+    for (const candidate of call.pendingRemote.splice(0)) await this.addRemoteCandidate(call, candidate);
+  }
+
+  async addRemoteCandidate(call, candidate) {
+    try {
+      if (candidate === null) {
+        await call.pc.addIceCandidate(); // end of the server's candidates
+      } else {
+        const init = { ...candidate };
+        if (init.sdpMid == null && init.sdpMLineIndex == null) init.sdpMLineIndex = 0;
+        await call.pc.addIceCandidate(init);
+      }
+    } catch (err) {
+      // One unusable candidate is not worth ending the call over; ICE uses the others.
+      console.warn('call', call.id, 'ignored a server ICE candidate:', err.message);
+    }
+  }
+
+  finish(call, end) {
+    if (call.ended) return;
+    call.end = end;
+    call.endedAt = Date.now();
+    call.state = CallState.ENDED;
+    this.calls.delete(call.id);
+    this.cleanup(call);
+    this.changed(call);
+  }
+
+  cleanup(call) {
+    stopStream(call.localStream);
+    if (call.pc) call.pc.close();
+  }
+}

@@ -322,11 +322,16 @@ test('media flows: a second browser as the far end plays 1 kHz, the page hears i
   // The far end hears the page's 440 Hz too (both directions work).
   const farHears = await far.evaluate(async () => {
     const stream = new MediaStream(window.farPc.getReceivers().map((r) => r.track));
+    // Remote WebRTC audio reaches WebAudio only while a media element plays it too.
+    const audio = document.createElement('audio');
+    audio.srcObject = stream;
+    document.body.append(audio);
+    await audio.play();
     const ctx = new AudioContext();
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 8192;
     ctx.createMediaStreamSource(stream).connect(analyser);
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, 800));
     const bins = new Float32Array(analyser.frequencyBinCount);
     analyser.getFloatFrequencyData(bins);
     let peak = 10;

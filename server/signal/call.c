@@ -252,9 +252,12 @@ static bool create_media(call *c, media_mode mode, bool controlling, char *err, 
 static char *dial_target(const config_account *account, const char *to, char *err,
                          size_t err_len) {
   if (g_str_has_prefix(to, "sip:") || g_str_has_prefix(to, "sips:")) return g_strdup(to);
+  bool is_name = !g_str_has_prefix(to, "tel:") && strpbrk(to, "abcdefghijklmnopqrstuvwxyz"
+                                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
   GString *number = g_string_new(NULL);
   for (const char *p = g_str_has_prefix(to, "tel:") ? to + 4 : to; *p && *p != ';'; p++) {
-    if (g_ascii_isdigit(*p) || *p == '+' || *p == '*' || *p == '#') g_string_append_c(number, *p);
+    if (is_name || g_ascii_isdigit(*p) || *p == '+' || *p == '*' || *p == '#')
+      g_string_append_c(number, *p);
   }
   const char *at = account->uri ? strchr(account->uri, '@') : NULL;
   if (!at || number->len == 0) {

@@ -72,8 +72,20 @@ static bool accepts_dial_string(const char *s, size_t len) {
   return digit;
 }
 
+/* A user name on the account's domain ("echo", "alice", "sales-1"). */
+static bool accepts_user_name(const char *s, size_t len) {
+  bool letter = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) letter = true;
+    else if (!((c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return letter;
+}
+
 static bool accepts_call_target(const char *s, size_t len) {
   if (accepts_sip_uri(s, len)) return true;
+  if (accepts_user_name(s, len)) return true;
   if (has_prefix_nocase(s, len, "tel:"))
     return len > 4 && !has_control_char(s, len) && !memchr(s, ' ', len);
   return accepts_dial_string(s, len);
@@ -98,7 +110,7 @@ static bool accepts_dtmf(const char *s, size_t len) {
 static const text_rule SINGLE_LINE = {accepts_single_line, "a single-line string"};
 static const text_rule SIP_URI = {accepts_sip_uri, "a sip: or sips: URI"};
 static const text_rule CALL_TARGET = {
-    accepts_call_target, "a sip:, sips: or tel: URI or a number (0-9 + * # - . ( ) space)"};
+    accepts_call_target, "a sip:, sips: or tel: URI, a number (0-9 + * # - . ( ) space) or a user name"};
 static const text_rule CALL_ID = {accepts_call_id, "a call id (A-Z a-z 0-9 . _ -)"};
 static const text_rule DTMF = {accepts_dtmf, "a string of DTMF digits (0-9 * # A-D)"};
 

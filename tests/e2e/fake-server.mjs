@@ -84,7 +84,7 @@ export async function startFakeServer({
       // An empty page of this origin (a secure context: getUserMedia works) for a second
       // browser playing the far end of a call.
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': CSP });
-      res.end('<!doctype html><title>far end</title>');
+      res.end('<!doctype html><link rel="icon" href="data:,"><title>far end</title>');
       return;
     }
     let rel = decodeURIComponent(url.pathname);

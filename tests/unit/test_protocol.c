@@ -276,8 +276,9 @@ static void test_uri_must_be_sip(void) {
 }
 
 static void test_call_target_syntax(void) {
-  invalid_field("{\"type\":\"call\",\"call_id\":\"c\",\"to\":\"bob\",\"sdp\":\"v=0\"}",
-                "field 'to' must be a sip:, sips: or tel: URI or a number");
+  accepts("{\"type\":\"call\",\"call_id\":\"c\",\"to\":\"echo\",\"sdp\":\"v=0\"}", MSG_CALL);
+  invalid_field("{\"type\":\"call\",\"call_id\":\"c\",\"to\":\"bo b@x\",\"sdp\":\"v=0\"}",
+                "field 'to' must be a sip:, sips: or tel: URI, a number");
   invalid_field("{\"type\":\"call\",\"call_id\":\"c\",\"to\":\"--\",\"sdp\":\"v=0\"}", "'to'");
   invalid_field("{\"type\":\"call\",\"call_id\":\"c\",\"to\":\"tel:\",\"sdp\":\"v=0\"}", "'to'");
   invalid_field("{\"type\":\"transfer\",\"call_id\":\"c\",\"to\":\"mailto:x\"}", "'to'");

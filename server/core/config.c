@@ -36,9 +36,18 @@ typedef enum {
   VALUE_LOG_LEVEL,   /* log_level */
   VALUE_CODECS,      /* char ** of known codec names */
   VALUE_PASSWORD_HASH,
+  VALUE_OPT_ADDRESS, /* char *, numeric IPv4/IPv6 address, "" = NULL */
+  VALUE_OPT_HOSTPORT,/* config_listen, numeric address + port 1..65535, "" = host NULL */
 } value_kind;
 
-typedef enum { SECTION_SERVER, SECTION_SIP, SECTION_LOG, SECTION_ACCOUNT, SECTION_USER } section_kind;
+typedef enum {
+  SECTION_SERVER,
+  SECTION_SIP,
+  SECTION_MEDIA,
+  SECTION_LOG,
+  SECTION_ACCOUNT,
+  SECTION_USER
+} section_kind;
 
 typedef struct key_spec {
   section_kind section;
@@ -50,6 +59,7 @@ typedef struct key_spec {
 
 #define SRV(k, kind, field, ...) {SECTION_SERVER, k, kind, offsetof(config, field), __VA_ARGS__}
 #define SIP(k, kind, field, ...) {SECTION_SIP, k, kind, offsetof(config, field), __VA_ARGS__}
+#define MED(k, kind, field, ...) {SECTION_MEDIA, k, kind, offsetof(config, field), __VA_ARGS__}
 #define ACC(k, kind, field, ...) {SECTION_ACCOUNT, k, kind, offsetof(config_account, field), __VA_ARGS__}
 #define USR(k, kind, field, ...) {SECTION_USER, k, kind, offsetof(config_user, field), __VA_ARGS__}
 
@@ -71,6 +81,16 @@ static const key_spec key_specs[] = {
     SIP("register_retry_min", VALUE_INT, register_retry_min, 1, 3600),
     SIP("register_retry_max", VALUE_INT, register_retry_max, 1, 86400),
     SIP("shutdown_timeout", VALUE_INT, shutdown_timeout, 0, 120),
+    MED("workers", VALUE_INT, media_workers, 0, 64),
+    MED("rtp_timeout", VALUE_INT, rtp_timeout, 2, 3600),
+    /* Below 1024 needs privileges and collides with services; pairs need P and P + 1. */
+    MED("port_min", VALUE_INT, port_min, 1024, 65535),
+    MED("port_max", VALUE_INT, port_max, 1024, 65535),
+    MED("address", VALUE_OPT_ADDRESS, media_address, 0, 0),
+    MED("stun_server", VALUE_OPT_HOSTPORT, stun_server, 0, 0),
+    MED("turn_server", VALUE_OPT_HOSTPORT, turn_server, 0, 0),
+    MED("turn_user", VALUE_OPT_STRING, turn_user, 0, 0),
+    MED("turn_password", VALUE_OPT_STRING, turn_password, 0, 0),
     {SECTION_LOG, "level", VALUE_LOG_LEVEL, offsetof(config, log_level), 0, 0},
     ACC("uri", VALUE_STRING, uri, 0, 0),
     ACC("username", VALUE_OPT_STRING, username, 0, 0),
@@ -299,6 +319,25 @@ static int apply_value(loader *ld, const key_spec *spec, void *object, const cha
     return 0;
   case VALUE_CODECS:
     return apply_codecs(ld, spec, (char ***)field, value, line);
+  case VALUE_OPT_ADDRESS: {
+    unsigned char buf[16];
+    if (*value && inet_pton(AF_INET, value, buf) != 1 && inet_pton(AF_INET6, value, buf) != 1)
+      return fail(ld, line, spec->key, "'%s' is not a numeric IPv4 or IPv6 address", value);
+    g_free(*(char **)field);
+    *(char **)field = *value ? g_strdup(value) : NULL;
+    return 0;
+  }
+  case VALUE_OPT_HOSTPORT: {
+    config_listen parsed = {NULL, 0};
+    const char *why = "port must be a number from 1 to 65535";
+    if (*value && (!parse_listen(value, &parsed, &why) || parsed.port == 0)) {
+      g_free(parsed.host);
+      return fail(ld, line, spec->key, "'%s': %s", value, why);
+    }
+    g_free(((config_listen *)field)->host);
+    *(config_listen *)field = parsed;
+    return 0;
+  }
   case VALUE_PASSWORD_HASH:
     /* Never echo the value: it is a secret's hash. */
     if (!password_hash_is_valid(value))
@@ -392,6 +431,11 @@ static int on_section(void *user_data, const char *section, int line) {
     ld->object = ld->cfg;
     return 0;
   }
+  if (strcmp(section, "media") == 0) {
+    ld->section = SECTION_MEDIA;
+    ld->object = ld->cfg;
+    return 0;
+  }
   if (strcmp(section, "log") == 0) {
     ld->section = SECTION_LOG;
     ld->object = ld->cfg;
@@ -404,17 +448,17 @@ static int on_section(void *user_data, const char *section, int line) {
     if (strcmp(kind, "account") == 0 || strcmp(kind, "user") == 0)
       rc = open_named_section(ld, kind, space + 1, line);
     else
-      fail(ld, line, section, "unknown section (known: server, sip, log, account NAME, user NAME)");
+      fail(ld, line, section, "unknown section (known: server, sip, media, log, account NAME, user NAME)");
     g_free(kind);
     return rc;
   }
   if (strcmp(section, "account") == 0 || strcmp(section, "user") == 0)
     return fail(ld, line, section, "[%s] needs a name, e.g. [%s alice]", section, section);
-  return fail(ld, line, section, "unknown section (known: server, sip, log, account NAME, user NAME)");
+  return fail(ld, line, section, "unknown section (known: server, sip, media, log, account NAME, user NAME)");
 }
 
 static const char *section_kind_name(section_kind kind) {
-  static const char *const names[] = {"server", "sip", "log", "account", "user"};
+  static const char *const names[] = {"server", "sip", "media", "log", "account", "user"};
   return names[kind];
 }
 
@@ -470,6 +514,10 @@ static void set_defaults(config *cfg) {
   cfg->register_retry_min = 5;
   cfg->register_retry_max = 300;
   cfg->shutdown_timeout = 5;
+  cfg->media_workers = 0;
+  cfg->rtp_timeout = 30;
+  cfg->port_min = 20000;
+  cfg->port_max = 39999;
   cfg->log_level = LOG_INFO;
 }
 
@@ -520,7 +568,7 @@ static int apply_env_named(loader *ld, const char *var, const char *rest_after_k
 static int apply_env(loader *ld, char *const *envp) {
   static const struct { const char *prefix; section_kind kind; } singletons[] = {
       {"TABPHONE_SERVER_", SECTION_SERVER}, {"TABPHONE_SIP_", SECTION_SIP},
-      {"TABPHONE_LOG_", SECTION_LOG}};
+      {"TABPHONE_MEDIA_", SECTION_MEDIA}, {"TABPHONE_LOG_", SECTION_LOG}};
   ld->source = "environment";
   for (char *const *e = envp; e && *e; e++) {
     if (strncmp(*e, "TABPHONE_", 9) != 0) continue;
@@ -596,6 +644,25 @@ static int validate_user(loader *ld, const config_user *user) {
   return 0;
 }
 
+static int validate_media(loader *ld) {
+  const config *cfg = ld->cfg;
+  if (cfg->port_min >= cfg->port_max)
+    return fail(ld, key_line(ld, "media.port_max"), "port_max",
+                "must be greater than port_min (%d)", cfg->port_min);
+  /* RTP takes the even port P and RTCP P + 1: the range must hold at least one such pair. */
+  int first_even = cfg->port_min + (cfg->port_min & 1);
+  if (first_even + 1 > cfg->port_max)
+    return fail(ld, key_line(ld, "media.port_max"), "port_max",
+                "%d-%d holds no even RTP port with its RTCP port (+1)", cfg->port_min,
+                cfg->port_max);
+  bool turn_any = cfg->turn_server.host || cfg->turn_user || cfg->turn_password;
+  bool turn_all = cfg->turn_server.host && cfg->turn_user && cfg->turn_password;
+  if (turn_any && !turn_all) /* names the keys only: the password's value is a secret */
+    return fail(ld, key_line(ld, "media.turn_server"), "turn_server",
+                "turn_server, turn_user and turn_password must be set together");
+  return 0;
+}
+
 static int validate(loader *ld) {
   config *cfg = ld->cfg;
   if (cfg->listen_count == 0 && cfg->http_listen_count == 0)
@@ -619,6 +686,7 @@ static int validate(loader *ld) {
   if (cfg->register_retry_max < cfg->register_retry_min)
     return fail(ld, key_line(ld, "sip.register_retry_max"), "register_retry_max",
                 "must not be smaller than register_retry_min (%d)", cfg->register_retry_min);
+  if (validate_media(ld)) return 1;
   for (size_t i = 0; i < cfg->account_count; i++) {
     if (validate_account(ld, &cfg->accounts[i])) return 1;
   }
@@ -704,6 +772,12 @@ void config_free(config *cfg) {
   g_free(cfg->public_ip);
   g_free(cfg->user_agent);
   strv_free(cfg->byo_domains);
+  g_free(cfg->media_address);
+  g_free(cfg->stun_server.host);
+  g_free(cfg->turn_server.host);
+  g_free(cfg->turn_user);
+  if (cfg->turn_password) memset(cfg->turn_password, 0, strlen(cfg->turn_password));
+  g_free(cfg->turn_password);
   for (size_t i = 0; i < cfg->account_count; i++) account_clear(&cfg->accounts[i]);
   g_free(cfg->accounts);
   for (size_t i = 0; i < cfg->user_count; i++) user_clear(&cfg->users[i]);

@@ -81,6 +81,16 @@ typedef struct config {
   int register_retry_max;      /* seconds: backoff cap */
   int shutdown_timeout;        /* seconds SIGTERM waits for un-REGISTERs before exiting */
 
+  /* [media] */
+  int media_workers;           /* worker threads; 0 = one per core */
+  int rtp_timeout;             /* seconds without RTP from either leg before the call ends */
+  int port_min, port_max;      /* SIP-side RTP/RTCP pairs come from [port_min, port_max] */
+  char *media_address;         /* ICE host candidates + RTP socket address, or NULL = derived */
+  config_listen stun_server;   /* host NULL = no STUN server */
+  config_listen turn_server;   /* host NULL = no TURN server (UDP relay) */
+  char *turn_user;
+  char *turn_password;         /* secret: never logged, never sent to a browser */
+
   /* [log] */
   log_level log_level;
 

@@ -1,14 +1,19 @@
 /* engine: the media engine of a tabphone process.
  *
- * Starts N media workers (one thread each, with its own GMainContext and GMainLoop; N = the
- * number of cores until a config key exists), makes the DTLS context with a fresh ECDSA P-256
+ * Starts N media workers (one thread each, with its own GMainContext and GMainLoop; N =
+ * [media] workers, 0 = the number of cores), makes the DTLS context with a fresh ECDSA P-256
  * certificate (dtls.c), initialises libsrtp once, and decides where ICE host candidates and
  * the SIP-side RTP sockets live:
+ * - [media] address, when set and specific, for both ICE and RTP (advertised as public_ip
+ *   when that is set). Otherwise:
  * - ICE: the [server] listen hosts when they are specific addresses (127.0.0.1 in tests;
  *   libnice skips loopback when it gathers by itself), otherwise every non-loopback
  *   interface address.
  * - RTP: the [sip] listen host when specific, else bind 0.0.0.0 and advertise public_ip (or
  *   the first ICE address when no public_ip is set).
+ * It also keeps the [media] settings calls read (port range, RTP timeout, STUN/TURN) and
+ * [sip] public_ip, which ice.c writes into the host candidates it trickles (1:1 NAT).
+ * A config built by hand with zeros (test probes) gets the documented defaults.
  * Calls go to the least-loaded worker.
  *
  * Ownership: the engine owns its workers, the SSL_CTX and the address lists. */
@@ -33,9 +38,13 @@ static bool host_is_specific(const char *host) {
 /* Where libnice gathers host candidates (see the file comment). */
 static char **ice_addresses_from(const config *cfg) {
   GPtrArray *list = g_ptr_array_new();
-  for (size_t i = 0; i < cfg->listen_count; i++)
-    if (host_is_specific(cfg->listen[i].host))
-      g_ptr_array_add(list, g_strdup(cfg->listen[i].host));
+  if (host_is_specific(cfg->media_address)) {
+    g_ptr_array_add(list, g_strdup(cfg->media_address));
+  } else {
+    for (size_t i = 0; i < cfg->listen_count; i++)
+      if (host_is_specific(cfg->listen[i].host))
+        g_ptr_array_add(list, g_strdup(cfg->listen[i].host));
+  }
   if (list->len == 0) {
     GList *ips = nice_interfaces_get_local_ips(FALSE);
     for (GList *l = ips; l; l = l->next) g_ptr_array_add(list, l->data); /* takes the string */
@@ -47,7 +56,8 @@ static char **ice_addresses_from(const config *cfg) {
 }
 
 static void choose_rtp_hosts(media_engine *engine, const config *cfg) {
-  const char *sip_host = cfg->sip_listen.host;
+  const char *sip_host =
+      host_is_specific(cfg->media_address) ? cfg->media_address : cfg->sip_listen.host;
   if (host_is_specific(sip_host)) {
     engine->rtp_bind_host = g_strdup(sip_host);
     engine->rtp_sdp_host = g_strdup(cfg->public_ip ? cfg->public_ip : sip_host);
@@ -58,8 +68,25 @@ static void choose_rtp_hosts(media_engine *engine, const config *cfg) {
   }
 }
 
-static bool start_workers(media_engine *engine, char *err, size_t err_len) {
-  engine->worker_count = g_get_num_processors();
+static void take_settings(media_engine *engine, const config *cfg) {
+  engine->port_min = cfg->port_min > 0 ? cfg->port_min : 20000;
+  engine->port_max = cfg->port_max > engine->port_min ? cfg->port_max : 39999;
+  engine->rtp_timeout_s = cfg->rtp_timeout > 0 ? cfg->rtp_timeout : 30;
+  engine->public_ip = g_strdup(cfg->public_ip);
+  if (cfg->stun_server.host) {
+    engine->stun_host = g_strdup(cfg->stun_server.host);
+    engine->stun_port = cfg->stun_server.port;
+  }
+  if (cfg->turn_server.host && cfg->turn_user && cfg->turn_password) {
+    engine->turn_host = g_strdup(cfg->turn_server.host);
+    engine->turn_port = cfg->turn_server.port;
+    engine->turn_user = g_strdup(cfg->turn_user);
+    engine->turn_password = g_strdup(cfg->turn_password);
+  }
+}
+
+static bool start_workers(media_engine *engine, const config *cfg, char *err, size_t err_len) {
+  engine->worker_count = cfg->media_workers > 0 ? (size_t)cfg->media_workers : g_get_num_processors();
   if (engine->worker_count < 1) engine->worker_count = 1;
   engine->workers = g_new0(media_worker, engine->worker_count);
   for (size_t i = 0; i < engine->worker_count; i++) {
@@ -95,13 +122,21 @@ media_engine *media_engine_new(const config *cfg, GMainContext *control, char *e
   }
   engine->ice_addresses = ice_addresses_from(cfg);
   choose_rtp_hosts(engine, cfg);
-  if (!start_workers(engine, err, err_len)) {
+  take_settings(engine, cfg);
+  if (!start_workers(engine, cfg, err, err_len)) {
     media_engine_free(engine);
     return NULL;
   }
   char *joined = g_strjoinv(",", engine->ice_addresses);
-  log_info("media", NULL, NULL, "%zu workers, ICE host addresses %s, RTP on %s (SDP %s)",
-           engine->worker_count, joined, engine->rtp_bind_host, engine->rtp_sdp_host);
+  /* The TURN password stays out of the log; the user name and servers help debugging. */
+  log_info("media", NULL, NULL,
+           "%zu workers, ICE host addresses %s%s%s, STUN %s:%d, TURN %s:%d (user %s), RTP on %s "
+           "ports %d-%d (SDP %s), RTP timeout %d s",
+           engine->worker_count, joined, engine->public_ip ? " advertised as " : "",
+           engine->public_ip ? engine->public_ip : "", engine->stun_host ? engine->stun_host : "-",
+           engine->stun_port, engine->turn_host ? engine->turn_host : "-", engine->turn_port,
+           engine->turn_user ? engine->turn_user : "-", engine->rtp_bind_host, engine->port_min,
+           engine->port_max, engine->rtp_sdp_host, engine->rtp_timeout_s);
   g_free(joined);
   return engine;
 }
@@ -127,6 +162,12 @@ void media_engine_free(media_engine *engine) {
   g_strfreev(engine->ice_addresses);
   g_free(engine->rtp_bind_host);
   g_free(engine->rtp_sdp_host);
+  g_free(engine->public_ip);
+  g_free(engine->stun_host);
+  g_free(engine->turn_host);
+  g_free(engine->turn_user);
+  if (engine->turn_password) memset(engine->turn_password, 0, strlen(engine->turn_password));
+  g_free(engine->turn_password);
   g_main_context_unref(engine->control);
   g_free(engine);
 }

@@ -25,7 +25,6 @@
 #define MEDIA_PACKET_MAX 1500                             /* largest datagram we handle */
 #define MEDIA_BUFFER_SIZE (MEDIA_PACKET_MAX + SRTP_MAX_TRAILER_LEN + 16)
 #define MEDIA_BROWSER_SSRC 2058354689u                    /* 0x7AB00001, in our WebRTC SDP */
-#define MEDIA_RTP_TIMEOUT_S 30                            /* until a config key exists */
 #define MEDIA_DTLS_MTU 1200
 
 typedef struct media_worker {
@@ -44,6 +43,16 @@ struct media_engine {
   char **ice_addresses;     /* NULL-terminated, where libnice gathers host candidates */
   char *rtp_bind_host;      /* where rtp legs bind ("0.0.0.0" when unspecific) */
   char *rtp_sdp_host;       /* what goes into the SIP SDP */
+  int port_min, port_max;   /* [media] range for the rtp legs' even/odd pairs */
+  atomic_uint next_pair;    /* where the next pair search starts (round robin) */
+  int rtp_timeout_s;        /* [media] rtp_timeout */
+  char *public_ip;          /* [sip] public_ip: written into trickled host candidates, or NULL */
+  char *stun_host;          /* [media] stun_server, or NULL */
+  int stun_port;
+  char *turn_host;          /* [media] turn_server, or NULL */
+  int turn_port;
+  char *turn_user;
+  char *turn_password;      /* secret: never logged */
   atomic_size_t call_count;
   atomic_uint next_id;
 };
@@ -90,6 +99,13 @@ typedef struct rtp_leg {
   socklen_t rtp_remote_len;
   socklen_t rtcp_remote_len;
   bool latched;             /* rtp_remote follows the first source the far end sent from */
+  bool rtcp_latched;        /* rtcp_remote likewise, from the first RTCP source */
+  /* After a re-INVITE: the source we were latched to before it. Stale packets still in flight
+   * from there must not latch us back to the old address (unless the new SDP names it). */
+  struct sockaddr_storage stale;
+  socklen_t stale_len;
+  struct sockaddr_storage sdp_rtp; /* what the far end's SDP said (for that exception) */
+  socklen_t sdp_rtp_len;
 } rtp_leg;
 
 /* Stream continuity state for what we send on each leg (bridge.c, dtmf.c), worker fields. */
@@ -98,6 +114,7 @@ typedef struct bridge_state {
   bool have_map;
   uint32_t sip_ssrc;        /* our SSRC toward the SIP side */
   uint32_t browser_in_ssrc; /* last browser SSRC seen (0 = none yet) */
+  uint32_t sip_in_ssrc;     /* last SSRC seen from the SIP side (0 = none yet), for RTCP */
   uint16_t seq_offset;      /* sip seq = browser seq + seq_offset */
   uint32_t ts_offset;       /* sip ts = browser ts + ts_offset */
   uint16_t last_sip_seq;
@@ -153,6 +170,7 @@ struct call_media {
   bool ended;               /* a FAILED or RTP_TIMEOUT event was sent */
   uint8_t buffer[MEDIA_BUFFER_SIZE];     /* packet being processed */
   uint8_t dtmf_buffer[64];
+  uint8_t rtcp_buffer[MEDIA_BUFFER_SIZE]; /* translated RTCP (rtcp_translate writes here) */
 };
 
 /* engine.c */
@@ -190,7 +208,9 @@ bool srtp_leg_unprotect(srtp_leg *leg, uint8_t *data, int *len, bool rtcp);
 void srtp_leg_stop(srtp_leg *leg);
 
 /* rtp_leg.c (bind/close on control before publish or at the end; the rest worker) */
-bool rtp_leg_bind(rtp_leg *leg, const char *host, char *err, size_t err_len);
+/* Binds the first free even/odd pair of the engine's range, starting after the last pair handed
+ * out and wrapping around. Fails with "no free RTP port in MIN-MAX" when every pair is taken. */
+bool rtp_leg_bind(rtp_leg *leg, media_engine *engine, char *err, size_t err_len);
 void rtp_leg_attach(call_media *media);
 void rtp_leg_set_remote(call_media *media, const char *address, int rtp_port, int rtcp_port);
 void rtp_leg_send(call_media *media, const uint8_t *data, size_t len, bool rtcp);

@@ -1,11 +1,16 @@
 /* rtp_leg: the SIP side's UDP pair (RTP on an even port P, RTCP on P + 1).
  *
- * Bound on the control thread inside call_media_new so the port is known at once: ports come
- * from the kernel (bind port 0 until it gives an even P whose P + 1 is free; a configured range
- * comes later). The sockets are read on the call's worker through GUnixFDSources. Packets from
- * the far end are accepted from anywhere and the destination latches to the first source seen
- * (symmetric RTP; stricter rules come later). The sender sends to the address set by
- * call_media_set_rtp_remote until a packet latches it. Send errors (ICMP refused on RTCP when
+ * Bound on the control thread inside call_media_new so the port is known at once: pairs come
+ * from [media] port_min..port_max. The search starts after the pair handed out last (so a
+ * just-freed port is not reused at once: late packets of the old call would land in the new
+ * one), tries every pair once, wraps around, and fails the call with "no free RTP port in
+ * MIN-MAX" when all are taken. No SO_REUSEADDR: a port another process holds stays its own.
+ * The sockets are read on the call's worker through GUnixFDSources. Packets from the far end
+ * are accepted from anywhere and each destination (RTP, RTCP) latches to the first source seen
+ * on its socket (symmetric RTP: NATed phones send from elsewhere than their SDP says). The
+ * sender sends to the address set by call_media_set_rtp_remote until a packet latches it; a new
+ * remote (re-INVITE) drops the latch, and stale packets from the old latched source do not latch
+ * again (unless the new SDP names that very address). Send errors (ICMP refused on RTCP when
  * nothing listens there) are ignored.
  *
  * Ownership: the call owns both fds (rtp_leg_close). Packet path: recvfrom into the call's
@@ -62,7 +67,25 @@ static int bound_socket(const struct sockaddr_storage *address, socklen_t len, i
   return fd;
 }
 
-bool rtp_leg_bind(rtp_leg *leg, const char *host, char *err, size_t err_len) {
+/* Binds P and P + 1; false with errno set when either is unavailable. */
+static bool bind_pair(rtp_leg *leg, const struct sockaddr_storage *address, socklen_t len, int p) {
+  int rtp = bound_socket(address, len, p);
+  if (rtp < 0) return false;
+  int rtcp = bound_socket(address, len, p + 1);
+  if (rtcp < 0) {
+    int saved = errno;
+    close(rtp);
+    errno = saved;
+    return false;
+  }
+  leg->rtp_fd = rtp;
+  leg->rtcp_fd = rtcp;
+  leg->port = p;
+  return true;
+}
+
+bool rtp_leg_bind(rtp_leg *leg, media_engine *engine, char *err, size_t err_len) {
+  const char *host = engine->rtp_bind_host;
   struct sockaddr_storage address;
   socklen_t len;
   leg->rtp_fd = leg->rtcp_fd = -1;
@@ -70,24 +93,24 @@ bool rtp_leg_bind(rtp_leg *leg, const char *host, char *err, size_t err_len) {
     g_snprintf(err, err_len, "rtp leg: bad address '%s'", host);
     return false;
   }
-  for (int i = 0; i < BIND_ATTEMPTS; i++) {
-    int rtp = bound_socket(&address, len, 0);
-    if (rtp < 0) break;
-    struct sockaddr_storage got;
-    socklen_t got_len = sizeof got;
-    getsockname(rtp, (struct sockaddr *)&got, &got_len);
-    int port = port_of(&got);
-    int rtcp = (port % 2 == 0 && port < 65535) ? bound_socket(&address, len, port + 1) : -1;
-    if (rtcp >= 0) {
-      leg->rtp_fd = rtp;
-      leg->rtcp_fd = rtcp;
-      leg->port = port;
+  int first = engine->port_min + (engine->port_min & 1); /* even */
+  unsigned pairs = first + 1 <= engine->port_max ? (unsigned)(engine->port_max - first - 1) / 2 + 1 : 0;
+  unsigned start = pairs ? atomic_load(&engine->next_pair) % pairs : 0;
+  for (unsigned i = 0; i < pairs; i++) {
+    unsigned index = (start + i) % pairs;
+    if (bind_pair(leg, &address, len, first + 2 * (int)index)) {
+      atomic_store(&engine->next_pair, index + 1);
       return true;
     }
-    close(rtp);
+    /* In use (by another call or process): try the next pair. Anything else (the address is
+     * gone, no permission) would fail for every pair alike. */
+    if (errno != EADDRINUSE && errno != EACCES) {
+      g_snprintf(err, err_len, "rtp leg: cannot bind %s:%d: %s", host, first + 2 * (int)index,
+                 g_strerror(errno));
+      return false;
+    }
   }
-  g_snprintf(err, err_len, "rtp leg: cannot bind an RTP/RTCP port pair on %s: %s", host,
-             g_strerror(errno));
+  g_snprintf(err, err_len, "no free RTP port in %d-%d", engine->port_min, engine->port_max);
   return false;
 }
 
@@ -99,26 +122,46 @@ static void format_peer(const struct sockaddr_storage *a, char *out, size_t len)
   g_snprintf(out, len, "%s:%d", host, port_of(a));
 }
 
+static bool same_address(const struct sockaddr_storage *a, socklen_t a_len,
+                         const struct sockaddr_storage *b, socklen_t b_len) {
+  return a_len == b_len && a_len > 0 && memcmp(a, b, a_len) == 0;
+}
+
+/* Symmetric RTP: the first source (on each socket) after a new remote becomes the destination,
+ * except the source we were latched to before the re-INVITE (see the file comment). */
+static void maybe_latch(call_media *media, const struct sockaddr_storage *from,
+                        socklen_t from_len, bool rtcp) {
+  rtp_leg *leg = &media->rtp;
+  if (rtcp) {
+    if (leg->rtcp_latched) return;
+    leg->rtcp_latched = true;
+    leg->rtcp_remote = *from;
+    leg->rtcp_remote_len = from_len;
+    return;
+  }
+  if (leg->latched) return;
+  if (same_address(from, from_len, &leg->stale, leg->stale_len) &&
+      !same_address(from, from_len, &leg->sdp_rtp, leg->sdp_rtp_len))
+    return;
+  leg->latched = true;
+  leg->rtp_remote = *from;
+  leg->rtp_remote_len = from_len;
+  char peer[64];
+  format_peer(from, peer, sizeof peer);
+  log_info("media", media->subject, peer, "RTP from the SIP side, latched");
+}
+
 /* Reads every queued datagram of one socket and hands it to the bridge. */
 static void drain(call_media *media, int fd, bool rtcp) {
-  rtp_leg *leg = &media->rtp;
   for (;;) {
     struct sockaddr_storage from;
     socklen_t from_len = sizeof from;
     ssize_t n = recvfrom(fd, media->buffer, MEDIA_PACKET_MAX, 0, (struct sockaddr *)&from,
                          &from_len);
     if (n < 0) return; /* EAGAIN, or a queued ICMP error: nothing to do */
-    if (!rtcp && !leg->latched) {
-      leg->latched = true;
-      leg->rtp_remote = from;
-      leg->rtp_remote_len = from_len;
-      char peer[64];
-      format_peer(&from, peer, sizeof peer);
-      log_info("media", media->subject, peer, "RTP from the SIP side, latched");
-    } else if (rtcp && leg->rtcp_remote_len == 0) {
-      leg->rtcp_remote = from;
-      leg->rtcp_remote_len = from_len;
-    }
+    /* Only something that looks like RTP/RTCP may move our destination. */
+    packet_kind kind = packet_classify(media->buffer, (size_t)n);
+    if (kind == PACKET_RTP || kind == PACKET_RTCP) maybe_latch(media, &from, from_len, rtcp);
     bridge_from_sip(media, media->buffer, (size_t)n, rtcp);
   }
 }
@@ -151,13 +194,20 @@ void rtp_leg_attach(call_media *media) {
 
 void rtp_leg_set_remote(call_media *media, const char *address, int rtp_port, int rtcp_port) {
   rtp_leg *leg = &media->rtp;
+  if (leg->latched) { /* remember where stale packets of the old stream would come from */
+    leg->stale = leg->rtp_remote;
+    leg->stale_len = leg->rtp_remote_len;
+  }
   if (!make_address(address, rtp_port, &leg->rtp_remote, &leg->rtp_remote_len) ||
       !make_address(address, rtcp_port, &leg->rtcp_remote, &leg->rtcp_remote_len)) {
     log_warn("media", media->subject, NULL, "bad RTP remote address '%s'", address);
-    leg->rtp_remote_len = leg->rtcp_remote_len = 0;
+    leg->rtp_remote_len = leg->rtcp_remote_len = leg->sdp_rtp_len = 0;
     return;
   }
-  leg->latched = false; /* a new SDP: latch again to what the far end really uses */
+  leg->sdp_rtp = leg->rtp_remote;
+  leg->sdp_rtp_len = leg->rtp_remote_len;
+  /* A new SDP: send there at once, and latch again to what the far end really uses. */
+  leg->latched = leg->rtcp_latched = false;
   log_info("media", media->subject, NULL, "RTP remote %s:%d (RTCP %d)", address, rtp_port,
            rtcp_port);
 }

@@ -42,7 +42,9 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  const a = Date.now();
   await page.close();
+  console.log('pageclose', Date.now() - a);
   assert.deepEqual(browser.errors.slice(errorsBefore), [], 'the page logged errors');
 });
 
@@ -281,7 +283,7 @@ test('media flows: a second browser as the far end plays 1 kHz, the page hears i
   t.after(() => server.close());
   const farBrowser = await launchBrowser({ toneHz: 1000 });
   console.log('T2', Date.now() - T0);
-  t.after(() => farBrowser.close());
+  t.after(async () => { const a = Date.now(); await farBrowser.close(); console.log('farclose', Date.now() - a); });
   const far = await farBrowser.newPage();
   console.log('T3', Date.now() - T0);
   await far.goto(`${server.url}__blank`);

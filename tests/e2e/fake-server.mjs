@@ -257,7 +257,10 @@ export async function startFakeServer({
     async close() {
       for (const ws of sockets) ws.terminate();
       wss.close();
-      await new Promise((resolve) => httpServer.close(resolve));
+      const closed = new Promise((resolve) => httpServer.close(resolve));
+      // Browsers keep HTTP connections alive; close() alone would wait for them to time out.
+      httpServer.closeAllConnections();
+      await closed;
     },
   };
 }

@@ -203,6 +203,101 @@ static void test_http_listen_only_on_loopback(fixture *f, gconstpointer d) {
   g_assert_nonnull(strstr(err, "plain HTTP is only allowed on loopback"));
 }
 
+static void test_media_defaults(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512];
+  g_assert_true(load(f, "", NULL, &cfg, err));
+  g_assert_cmpint(cfg.media_workers, ==, 0);
+  g_assert_cmpint(cfg.rtp_timeout, ==, 30);
+  g_assert_cmpint(cfg.port_min, ==, 20000);
+  g_assert_cmpint(cfg.port_max, ==, 39999);
+  g_assert_null(cfg.media_address);
+  g_assert_null(cfg.stun_server.host);
+  g_assert_null(cfg.turn_server.host);
+  g_assert_null(cfg.turn_password);
+  config_free(&cfg);
+}
+
+static void test_media_section_is_read(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512];
+  gboolean ok = load(f,
+                     "[media]\nworkers = 4\nrtp_timeout = 3\nport_min = 41000\nport_max = 41009\n"
+                     "address = 10.0.0.5\nstun_server = 192.0.2.1:3478\n"
+                     "turn_server = [2001:db8::1]:3479\nturn_user = u\nturn_password = p:w\n",
+                     NULL, &cfg, err);
+  if (!ok) g_error("%s", err);
+  g_assert_cmpint(cfg.media_workers, ==, 4);
+  g_assert_cmpint(cfg.rtp_timeout, ==, 3);
+  g_assert_cmpint(cfg.port_min, ==, 41000);
+  g_assert_cmpint(cfg.port_max, ==, 41009);
+  g_assert_cmpstr(cfg.media_address, ==, "10.0.0.5");
+  g_assert_cmpstr(cfg.stun_server.host, ==, "192.0.2.1");
+  g_assert_cmpint(cfg.stun_server.port, ==, 3478);
+  g_assert_cmpstr(cfg.turn_server.host, ==, "2001:db8::1");
+  g_assert_cmpint(cfg.turn_server.port, ==, 3479);
+  g_assert_cmpstr(cfg.turn_user, ==, "u");
+  g_assert_cmpstr(cfg.turn_password, ==, "p:w");
+  config_free(&cfg);
+  /* Empty optional keys (as in tabphone.conf.example) mean "not set". */
+  ok = load(f, "[media]\naddress =\nstun_server =\nturn_server =\n", NULL, &cfg, err);
+  if (!ok) g_error("%s", err);
+  g_assert_null(cfg.media_address);
+  g_assert_null(cfg.stun_server.host);
+  config_free(&cfg);
+}
+
+static void test_media_bad_values_are_explained(fixture *f, gconstpointer d) {
+  (void)d;
+  static const struct { const char *body; const char *expect; } cases[] = {
+      {"[media]\nworkers = 65\n", "t.conf:5: key 'workers': '65' is not a whole number from 0 to 64"},
+      {"[media]\nrtp_timeout = 1\n", "key 'rtp_timeout': '1' is not a whole number from 2 to 3600"},
+      {"[media]\nport_min = 80\n", "key 'port_min': '80' is not a whole number from 1024 to 65535"},
+      {"[media]\nport_max = 70000\n", "key 'port_max'"},
+      {"[media]\nport_min = 30000\nport_max = 30000\n",
+       "t.conf:6: key 'port_max': must be greater than port_min (30000)"},
+      {"[media]\nport_min = 30001\nport_max = 30002\n", "30001-30002 holds no even RTP port"},
+      {"[media]\naddress = media.example.com\n", "key 'address': 'media.example.com' is not a numeric"},
+      {"[media]\nstun_server = stun.example.com:3478\n",
+       "key 'stun_server': 'stun.example.com:3478': address must be a numeric"},
+      {"[media]\nstun_server = 192.0.2.1:0\n", "port must be a number from 1 to 65535"},
+      {"[media]\nstun_server = 192.0.2.1\n", "expected address:port"},
+      {"[media]\nturn_server = 192.0.2.1:3478\nturn_user = u\n", "must be set together"},
+      {"[media]\nbogus = 1\n", "key 'bogus': unknown key in [media]"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    config cfg;
+    char err[512] = "";
+    g_assert_false(load(f, cases[i].body, NULL, &cfg, err));
+    if (!strstr(err, cases[i].expect)) g_error("case %zu: '%s' lacks '%s'", i, err, cases[i].expect);
+  }
+}
+
+static void test_turn_password_is_never_echoed(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512] = "";
+  g_assert_false(load(f, "[media]\nturn_password = s3cr3t-turn\n", NULL, &cfg, err));
+  g_assert_nonnull(strstr(err, "must be set together"));
+  g_assert_null(strstr(err, "s3cr3t-turn"));
+}
+
+static void test_media_environment_overrides(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512];
+  char *env[] = {"TABPHONE_MEDIA_RTP_TIMEOUT=7", "TABPHONE_MEDIA_PORT_MIN=41000",
+                 "TABPHONE_MEDIA_PORT_MAX=41009", NULL};
+  gboolean ok = load(f, "[media]\nrtp_timeout = 60\n", env, &cfg, err);
+  if (!ok) g_error("%s", err);
+  g_assert_cmpint(cfg.rtp_timeout, ==, 7);
+  g_assert_cmpint(cfg.port_min, ==, 41000);
+  g_assert_cmpint(cfg.port_max, ==, 41009);
+  config_free(&cfg);
+}
+
 #define ADD(name) \
   g_test_add("/config/" #name, fixture, NULL, fixture_setup, test_##name, fixture_teardown)
 
@@ -220,5 +315,10 @@ int main(int argc, char **argv) {
   ADD(relative_paths_follow_the_config_file);
   ADD(direct_account_can_be_disabled);
   ADD(http_listen_only_on_loopback);
+  ADD(media_defaults);
+  ADD(media_section_is_read);
+  ADD(media_bad_values_are_explained);
+  ADD(turn_password_is_never_echoed);
+  ADD(media_environment_overrides);
   return g_test_run();
 }

@@ -1,0 +1,173 @@
+// How calls fail, seen from the tab: every case ends with the right `hangup` code/reason and
+// leaves no call behind (/healthz counts calls). Chromium <-> tabphone <-> baresip, in the test
+// network namespace.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, fetchRaw } from '../lib/server.mjs';
+import { startBaresip } from '../lib/baresip.mjs';
+import { assertInsideTestNamespace, launchBrowser } from './lib/browser.mjs';
+import { connect, call, acceptIncoming, measure, hangup, nextHangup } from './lib/raw-call.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const near = (f, hz, tolerance = 15) => Math.abs(f - hz) <= tolerance;
+
+let browser;
+before(async () => {
+  assertInsideTestNamespace();
+  browser = await launchBrowser({ toneHz: 440 });
+});
+after(async () => { await browser?.close(); });
+
+async function openTab(srv) {
+  const page = await browser.newPage();
+  await page.goto(`${srv.httpsUrl}/favicon.svg`);
+  await connect(page, srv.wsUrl);
+  return page;
+}
+
+async function callsLeft(srv) {
+  for (let i = 0; i < 20; i++) {
+    const h = JSON.parse((await fetchRaw(`${srv.httpUrl}/healthz`)).body);
+    if (h.calls === 0) return 0;
+    await sleep(100);
+  }
+  return JSON.parse((await fetchRaw(`${srv.httpUrl}/healthz`)).body).calls;
+}
+
+/** Sends a call whose offer the test may rewrite first; resolves when the server hangs up. */
+function callExpectingHangup(page, to, { rewrite, fromAccount } = {}) {
+  return page.evaluate(async ({ to, rewrite, fromAccount }) => {
+    const rc = window.rc;
+    await rc.newPeer('f1');
+    const offer = await rc.pc.createOffer();
+    await rc.pc.setLocalDescription(offer);
+    let sdp = offer.sdp;
+    for (const [from, to] of rewrite || []) sdp = sdp.replace(new RegExp(from, 'g'), to);
+    rc.send({ type: 'call', call_id: 'f1', to, sdp, ...(fromAccount ? { from_account: fromAccount } : {}) });
+    const answered = rc.next('answered', 20000).then((m) => rc.setRemote({ type: 'answer', sdp: m.sdp })).catch(() => {});
+    const h = await rc.next('hangup', 20000);
+    await answered;
+    return h;
+  }, { to, rewrite, fromAccount });
+}
+
+test('a tab rejecting an inbound call answers the caller 486', async () => {
+  const srv = await startServer({ config: { 'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' } } });
+  let phone;
+  try {
+    const page = await openTab(srv);
+    phone = await startBaresip({ user: 'caller', dial: `sip:alice@127.0.0.1:${srv.sipPort}` });
+    const incoming = await page.evaluate(async () => {
+      const m = await window.rc.next('incoming', 20000);
+      window.rc.send({ type: 'reject', call_id: m.call_id, code: 486 });
+      return m;
+    });
+    assert.match(incoming.call_id, /^in-/);
+    await phone.waitFor(/486/);
+    assert.equal(await callsLeft(srv), 0);
+    await page.close();
+  } finally {
+    await phone?.stop();
+    await srv.stop();
+  }
+});
+
+test('an inbound call nobody can take is answered 480', async () => {
+  const srv = await startServer({ config: { 'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' } } });
+  const phone = await startBaresip({ user: 'caller', dial: `sip:alice@127.0.0.1:${srv.sipPort}` });
+  try {
+    await phone.waitFor(/480/);
+    assert.equal(await callsLeft(srv), 0);
+  } finally {
+    await phone.stop();
+    await srv.stop();
+  }
+});
+
+test('closing the tab mid-call sends BYE to the far end', async () => {
+  const srv = await startServer();
+  const phone = await startBaresip({ toneHz: 880 });
+  try {
+    const page = await openTab(srv);
+    await call(page, phone.uri);
+    await sleep(1500);
+    const t0 = Date.now();
+    await page.close();
+    await phone.waitFor(/terminated|closed/);
+    assert.ok(Date.now() - t0 < 3000, `BYE took ${Date.now() - t0} ms`);
+    assert.equal(await callsLeft(srv), 0);
+  } finally {
+    await phone.stop();
+    await srv.stop();
+  }
+});
+
+test('a far end without a common codec ends the call with 488 and says why', async () => {
+  const srv = await startServer({ config: { 'account g722only': { uri: 'sip:trunk@127.0.0.1', register: 'no', codecs: 'g722' } } });
+  const phone = await startBaresip({ codecs: 'PCMU' });
+  try {
+    const page = await openTab(srv);
+    const h = await callExpectingHangup(page, phone.uri, { fromAccount: 'g722only' });
+    assert.ok([488, 415, 606].includes(h.code), `code ${h.code} ${h.reason}`);
+    assert.equal(await callsLeft(srv), 0);
+    await page.close();
+  } finally {
+    await phone.stop();
+    await srv.stop();
+  }
+});
+
+test('an account and a browser without a common codec: 488 before anything is sent', async () => {
+  const srv = await startServer({ config: { 'account gsm': { uri: 'sip:trunk@127.0.0.1', register: 'no', codecs: 'g722' } } });
+  try {
+    const page = await openTab(srv);
+    // Remove G722 from what the server sees of the browser's offer.
+    const h = await callExpectingHangup(page, 'sip:nobody@127.0.0.1:9', {
+      fromAccount: 'gsm', rewrite: [['a=rtpmap:9 G722/8000\\r\\n', ''], ['(m=audio [^\\r]*) 9( |\\r)', '$1$2']] });
+    assert.equal(h.code, 488);
+    assert.match(h.reason, /no common codec \(browser: .*; account: g722\)/);
+    assert.equal(await callsLeft(srv), 0);
+    await page.close();
+  } finally { await srv.stop(); }
+});
+
+test('a DTLS certificate that does not match the offer\'s fingerprint ends the call', async () => {
+  const srv = await startServer();
+  try {
+    const page = await openTab(srv);
+    const h = await callExpectingHangup(page, 'echo', {
+      rewrite: [['a=fingerprint:sha-256 ([0-9A-F]{2}):', 'a=fingerprint:sha-256 00:']] });
+    assert.equal(h.reason, 'dtls_fingerprint_mismatch', srv.logs().split('\n').filter((l) => / media | call /.test(l)).join('\n'));
+    assert.equal(await callsLeft(srv), 0);
+    await page.close();
+  } finally { await srv.stop(); }
+});
+
+test('calls in both directions keep media flowing past 40 s', async () => {
+  const srv = await startServer({ config: { 'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' } } });
+  const callee = await startBaresip({ toneHz: 880, lifetimeSec: 90 });
+  let caller;
+  try {
+    const out = await openTab(srv);
+    const inTab = await openTab(srv);
+    await call(out, callee.uri);
+    caller = await startBaresip({ toneHz: 880, user: 'caller', lifetimeSec: 90, dial: `sip:alice@127.0.0.1:${srv.sipPort}` });
+    // Only the second tab answers: the first one is busy in its own call.
+    await acceptIncoming(inTab);
+    await sleep(42000);
+    for (const page of [out, inTab]) {
+      const m = await measure(page);
+      assert.ok(near(m.frequency, 880), `after 42 s the tab heard ${m.frequency} Hz`);
+      assert.ok(m.packetsReceived > 40 * 45, `${m.packetsReceived} packets in 42 s`);
+    }
+    assert.doesNotMatch(srv.logs(), /ended: .*\(3[0-9]\.[0-9] s\)/, 'no call died at ~32 s');
+    await hangup(out);
+    await hangup(inTab);
+    await out.close();
+    await inTab.close();
+  } finally {
+    await caller?.stop();
+    await callee.stop();
+    await srv.stop();
+  }
+});

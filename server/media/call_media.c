@@ -9,7 +9,7 @@
  * message in flight. call_media_free posts the destroy message (which frees the agent, SSL,
  * SRTP sessions, timers and sockets on the worker) and drops the control reference.
  *
- * Also here: the 1 s watchdog that raises MEDIA_EVENT_RTP_TIMEOUT. */
+ * Also here: the watchdog that raises MEDIA_EVENT_RTP_TIMEOUT after [media] rtp_timeout. */
 #include <openssl/rand.h>
 #include <string.h>
 
@@ -104,7 +104,8 @@ void media_fail(call_media *media, const char *reason) {
 static gboolean on_watchdog(gpointer data) {
   call_media *media = data;
   if (media->ended || !media->srtp.ready) return G_SOURCE_CONTINUE;
-  gint64 now = g_get_monotonic_time(), limit = (gint64)MEDIA_RTP_TIMEOUT_S * G_USEC_PER_SEC;
+  int timeout_s = media->engine->rtp_timeout_s;
+  gint64 now = g_get_monotonic_time(), limit = (gint64)timeout_s * G_USEC_PER_SEC;
   gint64 browser = MAX(media->last_browser_rx_us, media->connected_us);
   gint64 sip = MAX(media->last_sip_rx_us, media->connected_us);
   const char *silent = now - browser > limit ? "browser"
@@ -113,7 +114,7 @@ static gboolean on_watchdog(gpointer data) {
   if (silent) {
     media->ended = true;
     log_warn("media", media->subject, NULL, "RTP timeout: nothing from the %s for %d s", silent,
-             MEDIA_RTP_TIMEOUT_S);
+             timeout_s);
     media_emit(media, MEDIA_EVENT_RTP_TIMEOUT, NULL, NULL, NULL);
   }
   return G_SOURCE_CONTINUE;
@@ -124,7 +125,9 @@ static gboolean on_watchdog(gpointer data) {
 static void step_start(call_media *media, void *arg) {
   (void)arg;
   rtp_leg_attach(media);
-  media->watchdog = g_timeout_source_new_seconds(1);
+  /* 250 ms ticks: the timeout fires at most a quarter second late (a 1 s tick could add a whole
+   * second to a 2-3 s timeout). The check itself is a few comparisons. */
+  media->watchdog = g_timeout_source_new(250);
   g_source_set_callback(media->watchdog, on_watchdog, media, NULL);
   g_source_attach(media->watchdog, media->worker->context);
   if (!ice_leg_start(media)) media_fail(media, "ice_failed");
@@ -244,7 +247,7 @@ call_media *call_media_new(media_engine *engine, media_mode mode, bool ice_contr
              atomic_fetch_add(&engine->next_id, 1) + 1);
   init_local(media);
   if (mode == MEDIA_MODE_BRIDGE) {
-    if (!rtp_leg_bind(&media->rtp, engine->rtp_bind_host, err, err_len)) {
+    if (!rtp_leg_bind(&media->rtp, engine, err, err_len)) {
       g_free(media);
       return NULL;
     }

@@ -3,8 +3,14 @@
  * One NiceAgent per call on its worker's GMainContext, one stream with one component (the
  * browser uses rtcp-mux and BUNDLE). We choose the local ufrag/pwd ourselves (call_media_new)
  * so our SDP never waits for gathering. Host candidates come from the engine's address list,
- * added explicitly because libnice skips loopback when it gathers on its own. Local candidates
- * trickle out as MEDIA_EVENT_LOCAL_CANDIDATE, then a NULL candidate when gathering is done.
+ * added explicitly because libnice skips loopback when it gathers on its own. Optional STUN
+ * (server-reflexive) and TURN/UDP (relay) servers come from [media]. Local candidates trickle
+ * out as MEDIA_EVENT_LOCAL_CANDIDATE, then a NULL candidate when gathering is done.
+ * 1:1 NAT ([sip] public_ip, e.g. Docker with published UDP ports): libnice cannot announce a
+ * host candidate on an address it has no socket on, so the candidate lines we trickle carry
+ * public_ip in place of the local address (same port, same family only). The browser's checks
+ * then reach public_ip:port, the NAT forwards them to our socket, and libnice answers from it.
+ * The private address is not announced: behind such a NAT the browser cannot reach it.
  * Received datagrams are demultiplexed here (RFC 7983): DTLS to dtls.c, RTP/RTCP to bridge.c
  * (STUN never reaches us: libnice consumes it).
  *
@@ -32,11 +38,38 @@ static void on_receive(NiceAgent *agent, guint stream_id, guint component_id, gu
   }
 }
 
+/* "candidate:F C udp P ADDR PORT typ host ..." with ADDR replaced by public_ip (host candidates of
+ * public_ip's family only). Returns a new string, or NULL when the line stays as it is. */
+static char *with_public_ip(const char *line, const NiceCandidate *candidate,
+                            const char *public_ip) {
+  if (!public_ip || candidate->type != NICE_CANDIDATE_TYPE_HOST) return NULL;
+  bool public_v6 = strchr(public_ip, ':') != NULL;
+  if (public_v6 != (nice_address_ip_version(&candidate->addr) == 6)) return NULL;
+  char **fields = g_strsplit(line, " ", -1);
+  char *out = NULL;
+  if (g_strv_length(fields) > 5) {
+    g_free(fields[4]);
+    fields[4] = g_strdup(public_ip);
+    out = g_strjoinv(" ", fields);
+  }
+  g_strfreev(fields);
+  return out;
+}
+
 static void on_new_candidate(NiceAgent *agent, NiceCandidate *candidate, gpointer data) {
   call_media *media = data;
   gchar *sdp = nice_agent_generate_local_candidate_sdp(agent, candidate);
   if (!sdp) return;
   const char *line = g_str_has_prefix(sdp, "a=") ? sdp + 2 : sdp;
+  char *mapped = with_public_ip(line, candidate, media->engine->public_ip);
+  if (mapped) {
+    log_debug("media", media->subject, NULL, "local %s, announced as %s", line,
+              media->engine->public_ip);
+    media_emit(media, MEDIA_EVENT_LOCAL_CANDIDATE, mapped, NULL, NULL);
+    g_free(mapped);
+    g_free(sdp);
+    return;
+  }
   log_debug("media", media->subject, NULL, "local %s", line);
   media_emit(media, MEDIA_EVENT_LOCAL_CANDIDATE, line, NULL, NULL);
   g_free(sdp);
@@ -107,6 +140,16 @@ bool ice_leg_start(call_media *media) {
   leg->stream_id = nice_agent_add_stream(leg->agent, 1);
   if (leg->stream_id == 0) return false;
   nice_agent_set_stream_name(leg->agent, leg->stream_id, "audio");
+  media_engine *engine = media->engine;
+  if (engine->stun_host)
+    g_object_set(leg->agent, "stun-server", engine->stun_host, "stun-server-port",
+                 (guint)engine->stun_port, NULL);
+  if (engine->turn_host &&
+      !nice_agent_set_relay_info(leg->agent, leg->stream_id, ICE_COMPONENT, engine->turn_host,
+                                 (guint)engine->turn_port, engine->turn_user,
+                                 engine->turn_password, NICE_RELAY_TYPE_TURN_UDP))
+    log_warn("media", media->subject, NULL, "TURN server %s:%d refused by libnice",
+             engine->turn_host, engine->turn_port);
   nice_agent_set_local_credentials(leg->agent, leg->stream_id, media->local.ice_ufrag,
                                    media->local.ice_pwd);
   nice_agent_attach_recv(leg->agent, leg->stream_id, ICE_COMPONENT, media->worker->context,

@@ -104,6 +104,7 @@ typedef struct rtp_leg {
    * from there must not latch us back to the old address (unless the new SDP names it). */
   struct sockaddr_storage stale;
   socklen_t stale_len;
+  gint64 stale_until_us;
   struct sockaddr_storage sdp_rtp; /* what the far end's SDP said (for that exception) */
   socklen_t sdp_rtp_len;
 } rtp_leg;
@@ -163,7 +164,7 @@ struct call_media {
   rtp_leg rtp;
   bridge_state bridge;
   dtmf_sender dtmf;
-  GSource *watchdog;        /* 1 s timer for the RTP inactivity timeout */
+  GSource *watchdog;        /* 250 ms timer for the RTP inactivity timeout */
   gint64 last_browser_rx_us;
   gint64 last_sip_rx_us;
   gint64 connected_us;

@@ -9,8 +9,8 @@
  * are accepted from anywhere and each destination (RTP, RTCP) latches to the first source seen
  * on its socket (symmetric RTP: NATed phones send from elsewhere than their SDP says). The
  * sender sends to the address set by call_media_set_rtp_remote until a packet latches it; a new
- * remote (re-INVITE) drops the latch, and stale packets from the old latched source do not latch
- * again (unless the new SDP names that very address). Send errors (ICMP refused on RTCP when
+ * remote address (re-INVITE) drops the latch, and for half a second stale packets from the old
+ * latched source do not latch again (unless the new SDP names that very address). Send errors (ICMP refused on RTCP when
  * nothing listens there) are ignored.
  *
  * Ownership: the call owns both fds (rtp_leg_close). Packet path: recvfrom into the call's
@@ -27,7 +27,10 @@
 #include "media/media_internal.h"
 #include "media/rtp.h"
 
-#define BIND_ATTEMPTS 64
+/* How long after a re-INVITE packets from the old source may not latch: long enough for
+ * packets in flight, short enough that a NATed phone whose SDP names a private address (but
+ * still sends from the old public one) is re-learnt quickly. */
+#define STALE_GUARD_US (G_USEC_PER_SEC / 2)
 
 static bool make_address(const char *host, int port, struct sockaddr_storage *out,
                          socklen_t *out_len) {
@@ -141,7 +144,8 @@ static void maybe_latch(call_media *media, const struct sockaddr_storage *from,
   }
   if (leg->latched) return;
   if (same_address(from, from_len, &leg->stale, leg->stale_len) &&
-      !same_address(from, from_len, &leg->sdp_rtp, leg->sdp_rtp_len))
+      !same_address(from, from_len, &leg->sdp_rtp, leg->sdp_rtp_len) &&
+      g_get_monotonic_time() < leg->stale_until_us)
     return;
   leg->latched = true;
   leg->rtp_remote = *from;
@@ -194,19 +198,29 @@ void rtp_leg_attach(call_media *media) {
 
 void rtp_leg_set_remote(call_media *media, const char *address, int rtp_port, int rtcp_port) {
   rtp_leg *leg = &media->rtp;
-  if (leg->latched) { /* remember where stale packets of the old stream would come from */
-    leg->stale = leg->rtp_remote;
-    leg->stale_len = leg->rtp_remote_len;
-  }
-  if (!make_address(address, rtp_port, &leg->rtp_remote, &leg->rtp_remote_len) ||
-      !make_address(address, rtcp_port, &leg->rtcp_remote, &leg->rtcp_remote_len)) {
+  struct sockaddr_storage rtp, rtcp;
+  socklen_t rtp_len, rtcp_len;
+  if (!make_address(address, rtp_port, &rtp, &rtp_len) ||
+      !make_address(address, rtcp_port, &rtcp, &rtcp_len)) {
     log_warn("media", media->subject, NULL, "bad RTP remote address '%s'", address);
-    leg->rtp_remote_len = leg->rtcp_remote_len = leg->sdp_rtp_len = 0;
+    return; /* keep sending where we did: a bad SDP should not silence the call */
+  }
+  /* Same SDP address as before (hold/resume, session refresh): nothing moved, keep the latch so
+   * a NATed phone does not lose audio while we would re-learn its source. */
+  if (leg->latched && same_address(&rtp, rtp_len, &leg->sdp_rtp, leg->sdp_rtp_len)) {
+    log_info("media", media->subject, NULL, "RTP remote unchanged %s:%d", address, rtp_port);
     return;
   }
-  leg->sdp_rtp = leg->rtp_remote;
-  leg->sdp_rtp_len = leg->rtp_remote_len;
-  /* A new SDP: send there at once, and latch again to what the far end really uses. */
+  if (leg->latched) { /* where stale packets of the old stream would come from */
+    leg->stale = leg->rtp_remote;
+    leg->stale_len = leg->rtp_remote_len;
+    leg->stale_until_us = g_get_monotonic_time() + STALE_GUARD_US;
+  }
+  leg->rtp_remote = leg->sdp_rtp = rtp;
+  leg->rtp_remote_len = leg->sdp_rtp_len = rtp_len;
+  leg->rtcp_remote = rtcp;
+  leg->rtcp_remote_len = rtcp_len;
+  /* A new address: send there at once, and latch again to what the far end really uses. */
   leg->latched = leg->rtcp_latched = false;
   log_info("media", media->subject, NULL, "RTP remote %s:%d (RTCP %d)", address, rtp_port,
            rtcp_port);

@@ -42,9 +42,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  const a = Date.now();
   await page.close();
-  console.log('pageclose', Date.now() - a);
   assert.deepEqual(browser.errors.slice(errorsBefore), [], 'the page logged errors');
 });
 
@@ -277,20 +275,14 @@ test('the test call dials echo; a server without calls ends it with its message'
 // ways (the far end's sent before the answer), the remote track in the <audio> element, and
 // the tone meters of the test hooks.
 test('media flows: a second browser as the far end plays 1 kHz, the page hears it', async (t) => {
-  const T0 = Date.now();
   const server = await openPhone();
-  console.log('T1', Date.now() - T0);
   t.after(() => server.close());
   const farBrowser = await launchBrowser({ toneHz: 1000 });
-  console.log('T2', Date.now() - T0);
-  t.after(async () => { const a = Date.now(); await farBrowser.close(); console.log('farclose', Date.now() - a); });
+  t.after(() => farBrowser.close());
   const far = await farBrowser.newPage();
-  console.log('T3', Date.now() - T0);
   await far.goto(`${server.url}__blank`);
-  console.log('T4', Date.now() - T0);
 
   const call = await dial(server, 'sip:tone@example.test');
-  console.log('T5', Date.now() - T0);
   const answer = await far.evaluate(async (offer) => {
     const pc = new RTCPeerConnection();
     window.farPc = pc;
@@ -306,7 +298,6 @@ test('media flows: a second browser as the far end plays 1 kHz, the page hears i
     return pc.localDescription.sdp.replace(/a=candidate:.*\r\n/g, ''); // candidates go separately
   }, call.sdp);
   const farCandidates = await far.evaluate(() => window.farCandidates);
-  console.log('T6', Date.now() - T0);
   assert.ok(farCandidates.length > 0, 'the far end gathered no candidate');
 
   server.push({ type: 'progress', call_id: call.call_id, code: 180, reason: 'Ringing' });
@@ -315,7 +306,6 @@ test('media flows: a second browser as the far end plays 1 kHz, the page hears i
   server.push({ type: 'answered', call_id: call.call_id, sdp: answer, codec: 'opus/48000/2', encryption: ENCRYPTION });
   // The page's candidates (sent as `candidate` messages) go to the far end.
   await server.waitFor((m) => m.type === 'candidate' && m.call_id === call.call_id && m.candidate === null, { what: 'end of candidates' });
-  console.log('T7', Date.now() - T0);
   const pageCandidates = server.received.filter(({ msg }) => msg.type === 'candidate' && msg.call_id === call.call_id && msg.candidate)
     .map(({ msg }) => msg.candidate);
   await far.evaluate(async (list) => {
@@ -323,15 +313,11 @@ test('media flows: a second browser as the far end plays 1 kHz, the page hears i
   }, pageCandidates);
 
   await page.waitForFunction(() => window.tabphone.calls.pc?.connectionState === 'connected', null, { timeout: 15_000 });
-  console.log('T8', Date.now() - T0);
   await callState().filter({ hasText: 'Connected' }).waitFor();
-  console.log('T9', Date.now() - T0);
   const remote = await page.evaluate(() => window.tabphone.measureRemoteTone(1500));
-  console.log('T10', Date.now() - T0);
   assert.ok(Math.abs(remote.frequency - 1000) <= 15, `heard ${remote.frequency} Hz, not 1000 Hz`);
   assert.ok(remote.level > -60, `the far end's tone arrives at ${remote.level} dB`);
   const local = await page.evaluate(() => window.tabphone.measureLocalTone(1000));
-  console.log('T11', Date.now() - T0);
   assert.ok(Math.abs(local.frequency - 440) <= 15, `the microphone plays ${local.frequency} Hz, not 440 Hz`);
   // The far end hears the page's 440 Hz too (both directions work).
   const farHears = await far.evaluate(async () => {
@@ -363,11 +349,8 @@ test('media flows: a second browser as the far end plays 1 kHz, the page hears i
   });
   assert.ok(received > 50, `only ${received} packets arrived`);
   assert.equal(await page.locator('#remote-audio').evaluate((a) => a.srcObject !== null && !a.muted), true);
-  console.log('T12', Date.now() - T0);
 
   await page.getByRole('button', { name: 'Hang up' }).click();
-  console.log('T13', Date.now() - T0);
   await result().filter({ hasText: 'You hung up.' }).waitFor();
-  console.log('T14', Date.now() - T0);
   assert.deepEqual(farBrowser.errors, []);
 });

@@ -6,9 +6,18 @@
  * SIP -> browser: payload type sip_pt -> browser_pt, SSRC MEDIA_BROWSER_SSRC (the one in our
  * WebRTC SDP), the far end's sequence numbers and timestamps kept, SRTP protect, send over ICE.
  * Echo mode: the browser's RTP comes back to it with SSRC MEDIA_BROWSER_SSRC.
- * RTCP: for now it is consumed on both legs and not forwarded (the browser's reports name
- * SSRCs the SIP side never saw, and the reverse); nothing unencrypted ever goes to the browser
- * and nothing at all before DTLS has keyed SRTP.
+ * RTCP (rtcp_translate in rtp.c), so receiver/sender reports keep working on both legs:
+ * - browser -> SIP: SRTCP unprotected; the browser's sender SSRC -> our SIP-side SSRC (SR RTP
+ *   timestamp shifted by the same offset as its RTP), report blocks about our stream to the
+ *   browser (MEDIA_BROWSER_SSRC) -> the far end's SSRC; plain RTCP to the far end's RTCP port.
+ * - SIP -> browser: the far end's SSRC -> MEDIA_BROWSER_SSRC, report blocks about our SIP-side
+ *   stream -> the browser's SSRC (extended sequence shifted back by our offset); SRTCP protect,
+ *   over ICE.
+ * - echo: the browser's own reports come back as if from MEDIA_BROWSER_SSRC, with its blocks
+ *   about our stream naming its own SSRC (its RTT and loss stats then describe the loop).
+ * What cannot be mapped yet (no RTP seen from that side) or has no meaning on the other leg
+ * (BYE, feedback, APP, XR) is dropped. Nothing unencrypted ever goes to the browser and nothing
+ * at all before DTLS has keyed SRTP.
  *
  * Threading: the call's worker. Packet path: no allocation, no lock. */
 #include <string.h>
@@ -28,7 +37,16 @@ static void send_to_browser(call_media *media, size_t len) {
   }
 }
 
+/* Protects the translated RTCP (rtcp_buffer) and sends it over ICE. */
+static void send_rtcp_to_browser(call_media *media, size_t len) {
+  int n = (int)len;
+  if (!srtp_leg_protect(&media->srtp, media->rtcp_buffer, &n, true)) return;
+  ice_leg_send(media, media->rtcp_buffer, (size_t)n);
+}
+
 static void echo(call_media *media, size_t len) {
+  rtp_header h;
+  if (rtp_parse(media->buffer, len, &h)) media->bridge.browser_in_ssrc = h.ssrc;
   rtp_set_ssrc(media->buffer, MEDIA_BROWSER_SSRC);
   send_to_browser(media, len);
 }
@@ -89,13 +107,43 @@ static void forward_to_sip(call_media *media, size_t len) {
   bridge_send_to_sip(media, media->buffer, len);
 }
 
+/* The browser's (already unprotected) RTCP in media->buffer: see the file comment. */
+static void rtcp_from_browser(call_media *media, size_t len) {
+  const bridge_state *b = &media->bridge;
+  rtcp_ssrc_map map;
+  if (media->mode == MEDIA_MODE_ECHO)
+    map = (rtcp_ssrc_map){b->browser_in_ssrc, MEDIA_BROWSER_SSRC, MEDIA_BROWSER_SSRC,
+                          b->browser_in_ssrc, 0, 0};
+  else
+    map = (rtcp_ssrc_map){b->browser_in_ssrc, b->sip_ssrc, MEDIA_BROWSER_SSRC, b->sip_in_ssrc,
+                          b->ts_offset, 0};
+  size_t n = rtcp_translate(media->buffer, len, media->rtcp_buffer, sizeof media->rtcp_buffer, &map);
+  if (n == 0) return;
+  if (media->mode == MEDIA_MODE_ECHO) send_rtcp_to_browser(media, n);
+  else rtp_leg_send(media, media->rtcp_buffer, n, true);
+}
+
+/* Plain RTCP from the far end (in data): see the file comment. */
+static void rtcp_from_sip(call_media *media, const uint8_t *data, size_t len) {
+  const bridge_state *b = &media->bridge;
+  if (!media->srtp.ready) return;
+  /* Blocks about our SIP-side stream count its sequence numbers (browser seq + seq_offset). */
+  rtcp_ssrc_map map = {b->sip_in_ssrc, MEDIA_BROWSER_SSRC, b->sip_ssrc, b->browser_in_ssrc, 0,
+                       (uint32_t)0 - b->seq_offset};
+  size_t n = rtcp_translate(data, len, media->rtcp_buffer, sizeof media->rtcp_buffer, &map);
+  if (n > 0) send_rtcp_to_browser(media, n);
+}
+
 void bridge_from_browser(call_media *media, const uint8_t *data, size_t len, bool rtcp) {
   if (!media->srtp.ready || len > MEDIA_PACKET_MAX) return;
   memcpy(media->buffer, data, len);
   int n = (int)len;
   if (!srtp_leg_unprotect(&media->srtp, media->buffer, &n, rtcp)) return;
   media->last_browser_rx_us = g_get_monotonic_time();
-  if (rtcp) return; /* consumed (see the file comment) */
+  if (rtcp) {
+    rtcp_from_browser(media, (size_t)n);
+    return;
+  }
   if (!media->bridge.got_from_browser) {
     media->bridge.got_from_browser = true;
     log_info("media", media->subject, NULL, "first RTP packet from the browser (%d bytes)", n);
@@ -107,9 +155,14 @@ void bridge_from_browser(call_media *media, const uint8_t *data, size_t len, boo
 void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rtcp) {
   bridge_state *b = &media->bridge;
   media->last_sip_rx_us = g_get_monotonic_time();
-  if (rtcp || packet_classify(data, len) != PACKET_RTP) return;
+  if (rtcp) {
+    rtcp_from_sip(media, data, len);
+    return;
+  }
+  if (packet_classify(data, len) != PACKET_RTP) return;
   rtp_header h;
   if (!rtp_parse(data, len, &h)) return;
+  b->sip_in_ssrc = h.ssrc;
   if (!b->got_from_sip) {
     b->got_from_sip = true;
     log_info("media", media->subject, NULL, "first RTP packet from the SIP side (pt %u)",

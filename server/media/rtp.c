@@ -82,6 +82,86 @@ size_t rtcp_validate(const uint8_t *data, size_t len) {
 
 uint32_t rtcp_sender_ssrc(const uint8_t *data) { return read32(data + 4); }
 
+#define REPORT_BLOCK_LEN 24
+
+/* SR/RR: writes the part with the blocks about map->source_from. Returns bytes written, 0 when
+ * the part is dropped. part_len has been checked against the input. */
+static size_t translate_report(const uint8_t *part, size_t part_len, uint8_t *out,
+                               const rtcp_ssrc_map *map) {
+  bool sr = part[1] == RTCP_SR;
+  size_t fixed = sr ? 28 : 8; /* header + sender SSRC (+ sender info) */
+  size_t blocks = part[0] & 0x1f;
+  if (fixed + blocks * REPORT_BLOCK_LEN > part_len) return 0;
+  if (map->sender_from == 0 || map->sender_to == 0 || read32(part + 4) != map->sender_from)
+    return 0;
+  memcpy(out, part, fixed);
+  write32(out + 4, map->sender_to);
+  if (sr) write32(out + 16, read32(part + 16) + map->sr_ts_add);
+  size_t kept = 0;
+  for (size_t i = 0; i < blocks; i++) {
+    const uint8_t *block = part + fixed + i * REPORT_BLOCK_LEN;
+    if (map->source_to == 0 || read32(block) != map->source_from) continue;
+    uint8_t *o = out + fixed + kept * REPORT_BLOCK_LEN;
+    memcpy(o, block, REPORT_BLOCK_LEN);
+    write32(o, map->source_to);
+    write32(o + 8, read32(block + 8) + map->ext_seq_add);
+    kept++;
+  }
+  size_t n = fixed + kept * REPORT_BLOCK_LEN;
+  out[0] = (uint8_t)(0x80 | kept); /* V=2, no padding */
+  write16(out + 2, (uint16_t)(n / 4 - 1));
+  return n;
+}
+
+/* SDES: keeps the chunk of map->sender_from. Returns bytes written, 0 when dropped. */
+static size_t translate_sdes(const uint8_t *part, size_t part_len, uint8_t *out,
+                             const rtcp_ssrc_map *map) {
+  size_t chunks = part[0] & 0x1f, offset = 4, n = 4;
+  size_t kept = 0;
+  for (size_t c = 0; c < chunks; c++) {
+    size_t start = offset;
+    if (offset + 4 > part_len) return 0;
+    offset += 4;
+    for (;;) { /* items until the null item, then padding to a 32-bit boundary */
+      if (offset >= part_len) return 0;
+      if (part[offset] == 0) {
+        offset = (offset + 4) & ~(size_t)3;
+        break;
+      }
+      if (offset + 2 > part_len) return 0;
+      offset += 2 + part[offset + 1];
+    }
+    if (offset > part_len) return 0;
+    if (map->sender_from == 0 || map->sender_to == 0 || read32(part + start) != map->sender_from)
+      continue;
+    memcpy(out + n, part + start, offset - start);
+    write32(out + n, map->sender_to);
+    n += offset - start;
+    kept++;
+  }
+  if (kept == 0) return 0;
+  out[0] = (uint8_t)(0x80 | kept);
+  out[1] = RTCP_SDES;
+  write16(out + 2, (uint16_t)(n / 4 - 1));
+  return n;
+}
+
+size_t rtcp_translate(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+                      const rtcp_ssrc_map *map) {
+  if (cap < len || rtcp_validate(in, len) == 0) return 0;
+  size_t offset = 0, n = 0;
+  while (offset < len) {
+    const uint8_t *part = in + offset;
+    size_t part_len = 4u * ((size_t)read16(part + 2) + 1);
+    offset += part_len;
+    size_t written = 0;
+    if (part[1] == RTCP_SR || part[1] == RTCP_RR) written = translate_report(part, part_len, out + n, map);
+    else if (part[1] == RTCP_SDES && n > 0) written = translate_sdes(part, part_len, out + n, map);
+    n += written; /* an SDES is only kept after a kept SR/RR, so a kept packet starts with one */
+  }
+  return n;
+}
+
 int rtp_dtmf_event_code(char digit) {
   if (digit >= '0' && digit <= '9') return digit - '0';
   if (digit == '*') return 10;

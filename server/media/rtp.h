@@ -51,6 +51,30 @@ size_t rtcp_validate(const uint8_t *data, size_t len);
 /* The sender SSRC of the first RTCP part (bytes 4..7). Call after rtcp_validate. */
 uint32_t rtcp_sender_ssrc(const uint8_t *data);
 
+/* RTCP between the legs: what each SSRC becomes. A 0 means "not known yet": whatever would map
+ * from or to it is dropped. */
+typedef struct rtcp_ssrc_map {
+  uint32_t sender_from, sender_to; /* the reporter: SR/RR sender SSRC and its SDES chunk */
+  uint32_t source_from, source_to; /* report blocks: the stream reported on */
+  uint32_t sr_ts_add;              /* added to the SR's RTP timestamp (our timestamp offset) */
+  uint32_t ext_seq_add;            /* added to each kept block's extended highest sequence */
+} rtcp_ssrc_map;
+
+/* Translates a compound RTCP packet from one leg for the other (in and out must not overlap;
+ * cap >= len). Keeps SR and RR parts whose sender is sender_from (sender -> sender_to, SR RTP
+ * timestamp + sr_ts_add, profile extensions dropped) with the report blocks about source_from
+ * (-> source_to, extended highest sequence + ext_seq_add), and the SDES chunks of sender_from.
+ * Everything else is dropped: other blocks and chunks, BYE (our streams toward each leg go on
+ * across the other leg's SSRC changes), APP, feedback (RTP/AVP on the SIP side has none), XR,
+ * unknown types, padding. Returns the length written, 0 when nothing valid is left or the
+ * first kept part is not an SR or RR (RFC 3550 6.1) or the input is malformed. */
+size_t rtcp_translate(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+                      const rtcp_ssrc_map *map);
+
+#define RTCP_SR 200
+#define RTCP_RR 201
+#define RTCP_SDES 202
+
 /* RFC 4733: the event code of a DTMF digit (0-9 -> 0-9, * -> 10, # -> 11, A-D -> 12-15), or
  * -1 for anything else (lowercase a-d accepted). */
 int rtp_dtmf_event_code(char digit);

@@ -14,6 +14,10 @@
  *     then never restarts a request by itself, so a challenge to our BYE (same realm or not) is
  *     never answered from sofia's credential cache; we ignore it.
  *
+ * Redirects: sofia 1.12.11 follows a 3xx itself (new request URI = the Contact, same Call-ID,
+ * next CSeq, same proxy) and reports it as a status-100 event; it stops after
+ * NUTAG_RETRY_COUNT(MAX_REDIRECTS) restarts and then reports the 3xx as final.
+ *
  * Ending: ENDED is reported once; the nua handle then leaves the call at once. When sofia still
  * has work on it (BYE/CANCEL in flight, a final answer being retransmitted) the agent adopts it
  * (sip_agent_adopt_call) and destroys it when the call state reaches "terminated". ENDED caused
@@ -156,7 +160,7 @@ static char *sdp_of(const sip_t *sip) {
   return g_strndup(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
 }
 
-static void send_invite(sip_call *call, const char *target) {
+static void send_invite(sip_call *call) {
   const config *cfg = sip_agent_config(call->agent);
   call->auth_sent = false;
   call->handle_terminated = false;
@@ -165,11 +169,10 @@ static void send_invite(sip_call *call, const char *target) {
   nua_set_hparams(call->nh, TAG_IF(call->route->proxy,
                                    NUTAG_PROXY(URL_STRING_MAKE(call->route->proxy))),
                   NUTAG_MEDIA_ENABLE(0), NUTAG_AUTH_CACHE(nua_auth_cache_challenged),
-                  NUTAG_RETRY_COUNT(3),
+                  NUTAG_RETRY_COUNT(MAX_REDIRECTS),
                   NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
                   TAG_IF(cfg->user_agent, SIPTAG_USER_AGENT_STR(cfg->user_agent)), TAG_END());
-  nua_invite(call->nh, TAG_IF(target, NUTAG_URL(URL_STRING_MAKE(target))),
-             TAG_IF(call->route->contact, SIPTAG_CONTACT_STR(call->route->contact)),
+  nua_invite(call->nh, TAG_IF(call->route->contact, SIPTAG_CONTACT_STR(call->route->contact)),
              SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->local_sdp),
              NUTAG_AUTOANSWER(0), TAG_END());
 }
@@ -199,7 +202,7 @@ sip_call *sip_call_new_outgoing(sip_agent *agent, const sip_call_params *params,
   call->phase = PHASE_CALLING;
   log_info("sip", call->subject, route->next_hop, "INVITE from account %s",
            params->account->name);
-  send_invite(call, NULL);
+  send_invite(call);
   return call;
 }
 
@@ -233,25 +236,6 @@ static bool authenticate(sip_call *call, int status, const sip_t *sip,
   return true;
 }
 
-/* 3xx: a new INVITE (new handle) to the first sip:/sips: Contact, at most MAX_REDIRECTS. */
-static bool redirect(sip_call *call, const sip_t *sip) {
-  const sip_contact_t *m = sip->sip_contact;
-  for (; m; m = m->m_next)
-    if (m->m_url->url_type == url_sip || m->m_url->url_type == url_sips) break;
-  if (!m || call->redirects >= MAX_REDIRECTS) return false;
-  su_home_t home[1] = {SU_HOME_INIT(home)};
-  char *target = g_strdup(url_as_string(home, m->m_url));
-  su_home_deinit(home);
-  call->redirects++;
-  log_info("sip", call->subject, call->route->next_hop, "redirected to %s (%d/%d)", target,
-           call->redirects, MAX_REDIRECTS);
-  release_handle(call);
-  call_route_redirect(call->route, target);
-  send_invite(call, target);
-  g_free(target);
-  return true;
-}
-
 static void on_invite_failed(sip_call *call, int status, const char *phrase, const sip_t *sip,
                              bool remote) {
   struct sockaddr_storage source;
@@ -259,13 +243,10 @@ static void on_invite_failed(sip_call *call, int status, const char *phrase, con
   if (!remote || !sip_agent_message_source(call->agent, &source, peer, sizeof peer))
     snprintf(peer, sizeof peer, "%s", call->route->next_hop), remote = false;
   char reason[256];
-  if (remote && status >= 300 && status < 400) {
-    if (redirect(call, sip)) return;
-    if (call->redirects >= MAX_REDIRECTS) {
-      sip_reason_too_many_redirects(reason, sizeof reason, status, phrase, peer, call->redirects);
-      emit(call, SIP_CALL_ENDED, status, reason, NULL);
-      return;
-    }
+  if (remote && status >= 300 && status < 400 && call->redirects >= MAX_REDIRECTS) {
+    sip_reason_too_many_redirects(reason, sizeof reason, status, phrase, peer, call->redirects);
+    emit(call, SIP_CALL_ENDED, status, reason, NULL);
+    return;
   }
   if (remote && (status == 401 || status == 407)) {
     if (authenticate(call, status, sip, &source)) return;
@@ -283,6 +264,11 @@ static void on_invite_answer(sip_call *call, int status, const char *phrase, con
   if (status < 200) {
     /* Status 100 without a provisional response in sip: sofia restarted the request. */
     int code = sip && sip->sip_status ? sip->sip_status->st_status : 0;
+    if (code >= 300 && code < 400) {
+      call->redirects++;
+      log_info("sip", call->subject, call->route->next_hop, "%d: sofia follows the redirect (%d)",
+               code, call->redirects);
+    }
     if (!remote || code < 100 || code >= 200) return;
     char *sdp = sdp_of(sip);
     char reason[128];

@@ -132,15 +132,6 @@ call_route *call_route_new(const config *cfg, const config_account *account, con
   return route;
 }
 
-void call_route_redirect(call_route *route, const char *target) {
-  char host[256], port[16];
-  if (route->proxy ||
-      !call_route_parse_uri(target, host, sizeof host, port, sizeof port, NULL, 0))
-    return;
-  g_free(route->next_hop);
-  route->next_hop = hostport(host, port);
-}
-
 void call_route_free(call_route *route) {
   if (!route) return;
   g_free(route->proxy), g_free(route->next_hop), g_free(route->from), g_free(route->contact);

@@ -36,10 +36,6 @@ call_route *call_route_new(const config *cfg, const config_account *account, con
                            char *err, size_t err_len);
 void call_route_free(call_route *route);
 
-/* Next hop for a redirect target: route->proxy stays, next_hop becomes the target's host when
- * there is no proxy. */
-void call_route_redirect(call_route *route, const char *target);
-
 /* Is source (the transport address a challenge came from) one of the trusted hosts? Numeric
  * hosts compare directly; a host name is resolved with getaddrinfo (blocking, but only on a
  * challenge, and sofia has just resolved the same name so the answer is normally cached). */

@@ -308,6 +308,7 @@ async function pageInit(page, wsUrl) {
 // problem that only hits late calls (port range, worker balance) shows up too.
 function sampleIds(ids, n) {
   if (ids.length <= n) return [...ids];
+  if (n === 1) return [ids[0]];
   const out = new Set();
   for (let i = 0; i < n; i++) out.add(ids[Math.round((i * (ids.length - 1)) / (n - 1))]);
   return [...out];

@@ -124,6 +124,9 @@ test('an outgoing call goes calling -> ringing -> connected, with keypad, mute a
   assert.match(await page.locator('#call-timer').textContent(), /^00:0\d$/);
   await page.waitForTimeout(1100); // let the timer tick once for the screenshot
   await shoot('in-call');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shoot('in-call-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // Keypad by click and by keyboard (focus sits on Hang up, not in a text field).
   await page.getByRole('button', { name: '1', exact: true }).click();

@@ -4,7 +4,9 @@
  * Each input is classified, parsed as RTP (and rewritten in a copy the way the bridge does:
  * payload type, SSRC, sequence number, timestamp) and walked as compound RTCP. Every field the
  * parser reports must lie inside the input, and a rewrite must leave the parse unchanged but
- * for the rewritten fields. */
+ * for the rewritten fields. Compound RTCP is also translated (rtcp_translate, as between the
+ * legs) with SSRCs taken from the input: the output must fit, be valid compound RTCP that starts
+ * with an SR or RR, and translate again without growing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,24 @@ static void check_rtp(const uint8_t *data, size_t size) {
   (void)sink;
 }
 
+static void check_rtcp_translate(const uint8_t *data, size_t size) {
+  uint8_t out[2048], again[2048];
+  if (size > sizeof out || size < 16) return;
+  uint32_t from = ((uint32_t)data[4] << 24) | ((uint32_t)data[5] << 16) | ((uint32_t)data[6] << 8) | data[7];
+  rtcp_ssrc_map map = {from, 0xAAAA, from ^ 0x0F0F0F0Fu, 0xBBBB, 160, 0xFFFFFFFBu};
+  /* Map blocks about the SSRC the input's first report block names, when it has one. */
+  if (size >= 12) map.source_from = ((uint32_t)data[8] << 24) | ((uint32_t)data[9] << 16) |
+                                    ((uint32_t)data[10] << 8) | data[11];
+  if (size >= 32) map.source_from = ((uint32_t)data[28] << 24) | ((uint32_t)data[29] << 16) |
+                                    ((uint32_t)data[30] << 8) | data[31];
+  size_t n = rtcp_translate(data, size, out, sizeof out, &map);
+  if (n == 0) return;
+  if (n > size || rtcp_validate(out, n) == 0 || (out[1] != 200 && out[1] != 201)) abort();
+  rtcp_ssrc_map identity = {0xAAAA, 0xAAAA, 0xBBBB, 0xBBBB, 0, 0};
+  size_t m = rtcp_translate(out, n, again, sizeof again, &identity);
+  if (m != n || memcmp(out, again, n) != 0) abort(); /* already mapped: a fixed point */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   packet_kind kind = packet_classify(data, size);
   check_rtp(data, size);
@@ -40,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < RTCP_HEADER_MIN) abort();
     (void)rtcp_sender_ssrc(data);
   }
+  check_rtcp_translate(data, size);
   if (kind == PACKET_UNKNOWN && size > 0 && data[0] >= 128 && data[0] <= 191 && size >= 2) abort();
   if (size >= 1) (void)rtp_dtmf_event_code((char)data[0]);
   return 0;

@@ -9,6 +9,10 @@
 //      (PCMU, payload type 0 on both legs).
 // The tone is found with an AnalyserNode on the remote stream (which also plays in an <audio>
 // element: Chromium feeds WebAudio only then) and getStats() must count > 100 packets in.
+// The [media] settings: RTP inactivity timeout (rtp_timeout = 3 s), the port range and its
+// exhaustion, RTCP translated both ways (the plain peer sees valid RTCP about our SIP-side
+// stream; the browser's getStats gets remote-inbound-rtp back), and re-latching after a
+// re-INVITE moves the far end.
 //
 // NETWORK: run inside a fresh namespace holding only loopback, as root:
 //   cd tests && unshare -n sh -c 'ip link set lo up && node --test media/echo.test.mjs'
@@ -230,8 +234,8 @@ async function measure(page) {
 // One whole call: offer, answer from the probe's parameters, trickle, DTLS, tone check.
 // tamper: give the probe a wrong browser fingerprint; then the call must fail and the result
 // is the probe's failure reason.
-async function runCall(mode, codecFromOffer, setupProbe, { tamper = false, afterConnect } = {}) {
-  const probe = startProbe(mode);
+async function runCall(mode, codecFromOffer, setupProbe, { tamper = false, afterConnect, args = [], inCall } = {}) {
+  const probe = startProbe(mode, args);
   const page = await openPage();
   try {
     const [ufrag, pwd, fingerprint] = (await probe.next('local')).split(' ');
@@ -246,6 +250,7 @@ async function runCall(mode, codecFromOffer, setupProbe, { tamper = false, after
     await Promise.all([forwardBrowserCandidates(page, probe), forwardProbeCandidates(page, probe, attr(offer, 'mid'))]);
     if (tamper) return { failed: await probe.next('failed', 20000), log: probe.log.join('') };
     const profile = await probe.next('connected', 20000);
+    if (inCall) return await inCall(probe, page);
     const result = await measure(page);
     result.profile = profile;
     if (afterConnect) {
@@ -357,5 +362,165 @@ test('when we offer, the browser is the DTLS client and the tone still comes bac
   } finally {
     await page.close();
     assert.equal(await probe.stop(), 0, 'probe exits cleanly');
+  }
+});
+
+// A plain RTP far end on 127.0.0.1: echoes RTP (port P) and RTCP (port P + 1) while `echoing`,
+// and keeps what it saw.
+async function plainPeer() {
+  const rtp = dgram.createSocket('udp4');
+  const rtcp = dgram.createSocket('udp4');
+  const peer = { rtp: 0, rtcp: [], echoing: true, ssrcs: new Set(), rtpFrom: new Set() };
+  rtp.on('message', (msg, rinfo) => {
+    peer.rtp++;
+    peer.ssrcs.add(msg.readUInt32BE(8));
+    peer.rtpFrom.add(rinfo.port);
+    if (peer.echoing) rtp.send(msg, rinfo.port, rinfo.address);
+  });
+  rtcp.on('message', (msg, rinfo) => {
+    peer.rtcp.push(Buffer.from(msg));
+    if (peer.echoing) rtcp.send(msg, rinfo.port, rinfo.address);
+  });
+  for (let i = 0; ; i++) { // an even port whose + 1 is free too
+    await new Promise((r) => rtp.bind(0, '127.0.0.1', r));
+    const port = rtp.address().port;
+    const ok = port % 2 === 0 && await new Promise((r) => {
+      rtcp.once('error', () => r(false));
+      rtcp.bind(port + 1, '127.0.0.1', () => r(true));
+    });
+    if (ok) break;
+    assert.ok(i < 50, 'no even/odd port pair for the plain peer');
+    rtp.close();
+    await new Promise((r) => setTimeout(r, 10));
+    return plainPeer();
+  }
+  peer.port = rtp.address().port;
+  peer.close = () => { rtp.close(); rtcp.close(); };
+  return peer;
+}
+
+const pcmu = () => ({ pt: 0, rtpmap: 'PCMU/8000' });
+
+// Parses one compound RTCP packet into [{pt, ssrc, blocks: [ssrc...]}], null when invalid.
+function parseRtcp(buf) {
+  const parts = [];
+  for (let off = 0; off < buf.length;) {
+    if (buf.length - off < 8 || buf[off] >> 6 !== 2) return null;
+    const len = 4 * (buf.readUInt16BE(off + 2) + 1);
+    if (off + len > buf.length) return null;
+    const pt = buf[off + 1];
+    const part = { pt, ssrc: buf.readUInt32BE(off + 4), blocks: [] };
+    const fixed = pt === 200 ? 28 : 8;
+    if (pt === 200 || pt === 201)
+      for (let i = 0; i < (buf[off] & 0x1f); i++) part.blocks.push(buf.readUInt32BE(off + fixed + 24 * i));
+    parts.push(part);
+    off += len;
+  }
+  return parts;
+}
+
+test('a far end that stops sending ends the call with an RTP timeout after rtp_timeout (3 s)', async () => {
+  const peer = await plainPeer();
+  try {
+    const seconds = await runCall('bridge', pcmu, async (probe) => {
+      await probe.next('rtp');
+      probe.send(`rtp-remote 127.0.0.1 ${peer.port} ${peer.port + 1}`);
+      probe.send('codec 0 0 8000 -1 101');
+    }, {
+      args: ['rtp_timeout=3'],
+      inCall: async (probe) => {
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.ok(peer.rtp > 20, `media flows first (${peer.rtp} packets)`);
+        assert.deepEqual(probe.lines.filter((l) => /^timeout/.test(l)), [], 'no timeout while the far end echoes');
+        peer.echoing = false;
+        const t0 = Date.now();
+        await probe.next('timeout', 8000);
+        return (Date.now() - t0) / 1000;
+      },
+    });
+    console.log(`rtp timeout: reported ${seconds.toFixed(2)} s after the far end went silent`);
+    assert.ok(seconds >= 2.5 && seconds <= 4.2, `timeout after ${seconds} s, expected ~3 s`);
+  } finally {
+    peer.close();
+  }
+});
+
+test('RTP ports come from the configured range, skip taken pairs, wrap around, and run out cleanly', async () => {
+  const blocker = dgram.createSocket('udp4'); // another process holds 41005: pair 41004 is taken
+  await new Promise((r) => blocker.bind(41005, '127.0.0.1', r));
+  const probe = startProbe('bridge', ['port_min=41000', 'port_max=41009']);
+  try {
+    const [, main] = (await probe.next('rtp')).split(' ');
+    const ports = [Number(main)];
+    for (let i = 0; i < 3; i++) ports.push(Number((await (probe.send('extra'), probe.next('extra'))).split(' ')[1]));
+    assert.deepEqual(ports, [41000, 41002, 41006, 41008]);
+    probe.send('extra');
+    assert.equal(await probe.next('extra-error'), 'no free RTP port in 41000-41009');
+    probe.send('free-extra');
+    await probe.next('freed');
+    await new Promise((r) => setTimeout(r, 200)); // the worker closes the sockets
+    probe.send('extra'); // the search goes on after 41008: wraps to the start, 41000 is in use
+    assert.equal(Number((await probe.next('extra')).split(' ')[1]), 41002);
+    console.log(`ports: ${ports.join(', ')}, then "no free RTP port in 41000-41009", then 41002 after wrapping`);
+  } finally {
+    blocker.close();
+    assert.equal(await probe.stop(), 0, 'probe exits cleanly');
+  }
+});
+
+test('RTCP is translated both ways and the rtp leg follows a re-INVITE to a new address', async () => {
+  const a = await plainPeer();
+  const b = await plainPeer();
+  try {
+    const result = await runCall('bridge', pcmu, async (probe) => {
+      await probe.next('rtp');
+      probe.send(`rtp-remote 127.0.0.1 ${a.port} ${a.port + 1}`);
+      probe.send('codec 0 0 8000 -1 101');
+    }, {
+      inCall: async (probe, page) => {
+        const tone = await measure(page);
+        // Chromium sends audio RTCP about every 5 s: wait for its report to come back.
+        let remote = null;
+        for (let i = 0; i < 40 && !remote; i++) {
+          remote = await page.evaluate(async () => {
+            let found = null;
+            (await window.pc.getStats()).forEach((s) => { if (s.type === 'remote-inbound-rtp') found = { ssrc: s.ssrc, packetsLost: s.packetsLost, roundTripTime: s.roundTripTime, fractionLost: s.fractionLost }; });
+            return found;
+          });
+          if (!remote) await new Promise((r) => setTimeout(r, 250));
+        }
+        // Re-INVITE: the far end moves to b.
+        const beforeA = a.rtp;
+        probe.send(`rtp-remote 127.0.0.1 ${b.port} ${b.port + 1}`);
+        await new Promise((r) => setTimeout(r, 1500));
+        const midA = a.rtp;
+        await new Promise((r) => setTimeout(r, 1000));
+        return { tone, remote, beforeA, midA, endA: a.rtp, log: probe.log.join('') };
+      },
+    });
+    tone(result);
+    function tone(r) { r.tone.profile = 'bridge'; assertTone(r.tone, 'rtcp call'); }
+    const parsed = a.rtcp.map(parseRtcp);
+    console.log(`rtcp: the plain peer got ${a.rtcp.length} RTCP packets: ${JSON.stringify(parsed.slice(0, 2))}`);
+    assert.ok(a.rtcp.length > 0, 'RTCP from the browser reached the far end');
+    const ourSsrc = [...a.ssrcs][0];
+    assert.equal(a.ssrcs.size, 1, 'one SIP-side SSRC');
+    for (const p of parsed) {
+      assert.ok(p, 'valid compound RTCP (version 2, lengths fit)');
+      assert.ok([200, 201].includes(p[0].pt), `first part is SR/RR, not ${p[0].pt}`);
+      assert.equal(p[0].ssrc, ourSsrc, 'the sender SSRC is our SIP-side SSRC');
+      // Our echo peer sends back our own SSRC, so that is "the far end's SSRC" here.
+      for (const block of p[0].blocks) assert.equal(block, ourSsrc, 'report blocks name the far end SSRC');
+      assert.ok(p.every((q) => [200, 201, 202].includes(q.pt)), 'only SR/RR/SDES go to a plain peer');
+    }
+    console.log(`rtcp: the browser's remote-inbound-rtp: ${JSON.stringify(result.remote)}`);
+    assert.ok(result.remote, 'getStats shows remote-inbound-rtp (an RTCP report about its stream came back)');
+    console.log(`re-INVITE: a got ${result.beforeA} before, ${result.midA} 1.5 s after, ${result.endA} at the end; b got ${b.rtp} from ports ${[...b.rtpFrom]}`);
+    assert.equal(result.endA, result.midA, 'nothing goes to the old address after the move');
+    assert.ok(b.rtp > 50, `the new address gets the stream (${b.rtp} packets)`);
+    assert.match(result.log, new RegExp(`127\\.0\\.0\\.1:${b.port}.*latched|latched.*127\\.0\\.0\\.1:${b.port}`));
+  } finally {
+    a.close();
+    b.close();
   }
 });

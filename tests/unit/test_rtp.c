@@ -124,6 +124,110 @@ static void test_dtmf_packet_layout(void) {
   g_assert_cmpuint(h.payload_len, ==, 4);
 }
 
+/* ---- RTCP translation between the legs ---- */
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* A browser compound: SR from 0x1111 with two blocks (about 0x7AB00001 and about 0x9999), then
+ * SDES with a CNAME chunk for 0x1111 and one for 0x2222, then a BYE. */
+static size_t browser_compound(uint8_t *p) {
+  size_t n = 0;
+  p[n] = 0x82, p[n + 1] = 200, p[n + 2] = 0, p[n + 3] = 18; /* 28 + 2 * 24 = 76 bytes */
+  put32(p + n + 4, 0x1111);
+  put32(p + n + 8, 0xE0000000), put32(p + n + 12, 0x12345678); /* NTP */
+  put32(p + n + 16, 1000);                                       /* RTP timestamp */
+  put32(p + n + 20, 50), put32(p + n + 24, 8000);                /* packets, octets */
+  put32(p + n + 28, 2058354689u), put32(p + n + 36, 0x00010005); /* block 1: ext seq */
+  put32(p + n + 52, 0x9999), put32(p + n + 60, 0x00020006);      /* block 2 */
+  n += 76;
+  /* SDES: 2 chunks, each SSRC + CNAME "ab" (type 1, len 2) + null + pad = 4 + 4 + 4 = 12. */
+  p[n] = 0x82, p[n + 1] = 202, p[n + 2] = 0, p[n + 3] = 6;
+  put32(p + n + 4, 0x1111);
+  p[n + 8] = 1, p[n + 9] = 2, p[n + 10] = 'a', p[n + 11] = 'b', p[n + 12] = 0, p[n + 13] = 0,
+  p[n + 14] = 0, p[n + 15] = 0;
+  put32(p + n + 16, 0x2222);
+  p[n + 20] = 1, p[n + 21] = 2, p[n + 22] = 'c', p[n + 23] = 'd', p[n + 24] = 0, p[n + 25] = 0,
+  p[n + 26] = 0, p[n + 27] = 0;
+  n += 28;
+  p[n] = 0x81, p[n + 1] = 203, p[n + 2] = 0, p[n + 3] = 1; /* BYE 0x1111 */
+  put32(p + n + 4, 0x1111);
+  return n + 8;
+}
+
+static void test_rtcp_translate_maps_sender_blocks_and_sdes(void) {
+  uint8_t in[256], out[256];
+  size_t len = browser_compound(in);
+  g_assert_cmpuint(rtcp_validate(in, len), ==, 3);
+  rtcp_ssrc_map map = {0x1111, 0xAAAA, 2058354689u, 0xBBBB, 500, 0};
+  size_t n = rtcp_translate(in, len, out, sizeof out, &map);
+  /* SR with the one block about our stream (52 bytes) + SDES with one chunk (16); BYE gone. */
+  g_assert_cmpuint(n, ==, 52 + 16);
+  g_assert_cmpuint(rtcp_validate(out, n), ==, 2);
+  g_assert_cmphex(out[0], ==, 0x81);
+  g_assert_cmpuint(out[1], ==, 200);
+  g_assert_cmpuint(((size_t)out[2] << 8 | out[3]), ==, 52 / 4 - 1);
+  g_assert_cmphex(get32(out + 4), ==, 0xAAAA);
+  g_assert_cmphex(get32(out + 8), ==, 0xE0000000); /* NTP untouched (LSR/DLSR need it) */
+  g_assert_cmpuint(get32(out + 16), ==, 1500);     /* RTP timestamp + offset */
+  g_assert_cmpuint(get32(out + 20), ==, 50);
+  g_assert_cmphex(get32(out + 28), ==, 0xBBBB);
+  g_assert_cmphex(get32(out + 36), ==, 0x00010005);
+  g_assert_cmphex(out[52], ==, 0x81);
+  g_assert_cmpuint(out[53], ==, 202);
+  g_assert_cmphex(get32(out + 56), ==, 0xAAAA);
+  g_assert_cmpmem(out + 60, 4, ((const uint8_t[]){1, 2, 'a', 'b'}), 4);
+}
+
+static void test_rtcp_translate_shifts_the_extended_sequence(void) {
+  uint8_t in[32] = {0x81, 201, 0, 7}, out[32];
+  put32(in + 4, 0x5555);   /* far end */
+  put32(in + 8, 0xCCCC);   /* block about our SIP-side stream */
+  put32(in + 16, 0x00010003);
+  rtcp_ssrc_map map = {0x5555, 2058354689u, 0xCCCC, 0x1111, 0, (uint32_t)0 - 5u};
+  g_assert_cmpuint(rtcp_translate(in, sizeof in, out, sizeof out, &map), ==, 32);
+  g_assert_cmpuint(out[1], ==, 201);
+  g_assert_cmphex(get32(out + 4), ==, 2058354689u);
+  g_assert_cmphex(get32(out + 8), ==, 0x1111);
+  g_assert_cmphex(get32(out + 16), ==, 0x0000FFFE); /* 0x10003 - 5 */
+}
+
+static void test_rtcp_translate_drops_what_it_cannot_map(void) {
+  uint8_t in[256], out[256];
+  size_t len = browser_compound(in);
+  /* Unknown sender: the SR goes, and an SDES alone is not a valid compound. */
+  rtcp_ssrc_map other = {0x4242, 0xAAAA, 2058354689u, 0xBBBB, 0, 0};
+  g_assert_cmpuint(rtcp_translate(in, len, out, sizeof out, &other), ==, 0);
+  /* Sender not known yet (0): nothing. */
+  rtcp_ssrc_map unknown = {0, 0xAAAA, 2058354689u, 0xBBBB, 0, 0};
+  g_assert_cmpuint(rtcp_translate(in, len, out, sizeof out, &unknown), ==, 0);
+  /* Far end's SSRC not known yet: the SR stays, with no blocks. */
+  rtcp_ssrc_map no_source = {0x1111, 0xAAAA, 2058354689u, 0, 0, 0};
+  size_t n = rtcp_translate(in, len, out, sizeof out, &no_source);
+  g_assert_cmpuint(n, ==, 28 + 16);
+  g_assert_cmphex(out[0], ==, 0x80);
+  g_assert_cmpuint(rtcp_validate(out, n), ==, 2);
+  /* Feedback and APP alone: dropped. */
+  uint8_t fb[12] = {0x81, 205, 0, 2};
+  rtcp_ssrc_map map = {0, 0, 0, 0, 0, 0};
+  put32(fb + 4, 0x1111);
+  map.sender_from = 0x1111, map.sender_to = 0xAAAA;
+  g_assert_cmpuint(rtcp_translate(fb, sizeof fb, out, sizeof out, &map), ==, 0);
+  /* Malformed: more blocks than fit, truncated SDES, output space too small. */
+  uint8_t bad[8] = {0x85, 201, 0, 1};
+  put32(bad + 4, 0x1111);
+  g_assert_cmpuint(rtcp_translate(bad, sizeof bad, out, sizeof out, &map), ==, 0);
+  g_assert_cmpuint(rtcp_translate(in, len, out, len - 1, &map), ==, 0);
+  uint8_t sdes[20] = {0x80, 201, 0, 1, 0, 0, 0x11, 0x11, 0x81, 202, 0, 2, 0, 0, 0x11, 0x11, 1, 9, 'x', 'y'};
+  n = rtcp_translate(sdes, 20, out, sizeof out, &map);
+  g_assert_cmpuint(n, ==, 8); /* the RR stays, the SDES whose item overruns goes */
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/rtp/demux/first-byte", test_first_byte_tells_stun_dtls_rtp_and_rtcp_apart);
@@ -134,6 +238,9 @@ int main(int argc, char **argv) {
   g_test_add_func("/rtp/parse/padding", test_padding_is_excluded_and_checked);
   g_test_add_func("/rtp/rewrite", test_rewrites_keep_the_marker_and_the_payload);
   g_test_add_func("/rtp/rtcp/compound", test_rtcp_compound_is_walked_part_by_part);
+  g_test_add_func("/rtp/rtcp/translate", test_rtcp_translate_maps_sender_blocks_and_sdes);
+  g_test_add_func("/rtp/rtcp/translate-seq", test_rtcp_translate_shifts_the_extended_sequence);
+  g_test_add_func("/rtp/rtcp/translate-drops", test_rtcp_translate_drops_what_it_cannot_map);
   g_test_add_func("/rtp/dtmf/codes", test_dtmf_digits_map_to_rfc4733_events);
   g_test_add_func("/rtp/dtmf/packet", test_dtmf_packet_layout);
   return g_test_run();

@@ -159,7 +159,9 @@ export function mountCallPanel(calls, accounts) {
     const codec = codecWords(call.codec);
     const legs = encryptionLines(call.encryption);
     ui.codec.textContent = codec;
-    ui.encryption.replaceChildren(...legs.map((line) => el('span', { class: 'secure-leg' }, line)));
+    // The hidden "; " keeps the legs apart for screen readers (and in textContent).
+    ui.encryption.replaceChildren(...legs.map((line, i) => el('span', { class: 'secure-leg' },
+      i > 0 ? el('span', { class: 'visually-hidden' }, '; ') : null, line)));
     show(ui.badge, codec !== '' || legs.length > 0);
 
     // A problem that did not end the call (media path lost, keypad refused).

@@ -53,8 +53,9 @@ function isStock(reason) {
 }
 
 function sentence(text) {
-  const t = String(text).trim();
+  let t = String(text).trim();
   if (t === '') return '';
+  t = t.charAt(0).toUpperCase() + t.slice(1);
   return /[.!?)]$/.test(t) ? t : `${t}.`;
 }
 
@@ -87,7 +88,7 @@ const ERROR_WORDS = {
 // only stand in when it sent none.
 export function callErrorWords(code, message) {
   const m = typeof message === 'string' ? message.trim() : '';
-  if (m) return sentence(m.charAt(0).toUpperCase() + m.slice(1));
+  if (m) return sentence(m);
   return ERROR_WORDS[code] || `The server refused the call (${code}).`;
 }
 

@@ -234,7 +234,8 @@ static void init_local(call_media *media) {
 }
 
 call_media *call_media_new(media_engine *engine, media_mode mode, bool ice_controlling,
-                           media_listener listener, void *user_data, char *err, size_t err_len) {
+                           const char *label, media_listener listener, void *user_data,
+                           char *err, size_t err_len) {
   call_media *media = g_new0(call_media, 1);
   atomic_init(&media->refs, 1);
   media->engine = engine;
@@ -243,8 +244,11 @@ call_media *call_media_new(media_engine *engine, media_mode mode, bool ice_contr
   media->listener = listener;
   media->user_data = user_data;
   media->rtp.rtp_fd = media->rtp.rtcp_fd = -1;
-  g_snprintf(media->subject, sizeof media->subject, "call m%u",
-             atomic_fetch_add(&engine->next_id, 1) + 1);
+  unsigned number = atomic_fetch_add(&engine->next_id, 1) + 1;
+  if (label)
+    g_strlcpy(media->subject, label, sizeof media->subject);
+  else
+    g_snprintf(media->subject, sizeof media->subject, "call m%u", number);
   init_local(media);
   if (mode == MEDIA_MODE_BRIDGE) {
     if (!rtp_leg_bind(&media->rtp, engine, err, err_len)) {

@@ -82,8 +82,11 @@ typedef struct media_codec_map {
 
 /* ice_controlling: true when we sent the offer to the browser (inbound calls), false when the
  * browser offered (outbound calls). Binds the rtp leg's UDP pair (bridge mode) at once. */
+/* label: how log lines name the call (the call layer passes "call <call_id>", so media and
+ * signaling lines of one call share a subject); NULL = "call m<n>". */
 call_media *call_media_new(media_engine *engine, media_mode mode, bool ice_controlling,
-                           media_listener listener, void *user_data, char *err, size_t err_len);
+                           const char *label, media_listener listener, void *user_data,
+                           char *err, size_t err_len);
 void call_media_free(call_media *media);
 
 const webrtc_local *call_media_webrtc_local(const call_media *media);

@@ -151,7 +151,7 @@ struct call_media {
   void *user_data;
   media_mode mode;
   bool ice_controlling;
-  char subject[32];         /* "call m<n>" for the log */
+  char subject[96];         /* "call <call_id>" (or "call m<n>") for the log */
   webrtc_local local;
   char rtp_address[64];
   int rtp_port;

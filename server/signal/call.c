@@ -240,7 +240,8 @@ static void on_media_event(void *user_data, const media_event *event) {
 }
 
 static bool create_media(call *c, media_mode mode, bool controlling, char *err, size_t err_len) {
-  c->media = call_media_new(hub_media_engine(c->hub), mode, controlling, on_media_event, c, err,
+  c->media = call_media_new(hub_media_engine(c->hub), mode, controlling, c->subject,
+                            on_media_event, c, err,
                             err_len);
   return c->media != NULL;
 }

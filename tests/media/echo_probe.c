@@ -84,7 +84,7 @@ static void handle(probe *p, char **w, int n) {
     call_media_send_dtmf(p->media, w[1], 100);
   } else if (n == 1 && strcmp(w[0], "extra") == 0) {
     char err[256];
-    call_media *m = call_media_new(p->engine, MEDIA_MODE_BRIDGE, false, on_extra_event, p, err,
+    call_media *m = call_media_new(p->engine, MEDIA_MODE_BRIDGE, false, NULL, on_extra_event, p, err,
                                    sizeof err);
     if (m) {
       g_ptr_array_add(p->extra, m);
@@ -186,7 +186,7 @@ int main(int argc, char **argv) {
   probe p = {g_main_loop_new(NULL, FALSE), NULL, engine,
              g_ptr_array_new_with_free_func((GDestroyNotify)call_media_free)};
   media_mode mode = strcmp(argv[1], "echo") == 0 ? MEDIA_MODE_ECHO : MEDIA_MODE_BRIDGE;
-  p.media = call_media_new(engine, mode, controlling, on_event, &p, err, sizeof err);
+  p.media = call_media_new(engine, mode, controlling, NULL, on_event, &p, err, sizeof err);
   if (!p.media) {
     fprintf(stderr, "echo_probe: %s\n", err);
     media_engine_free(engine);

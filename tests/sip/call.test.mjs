@@ -50,7 +50,8 @@ function startProbe(args, { timeoutMs = 40000 } = {}) {
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise((resolve) => child.once('exit', (code) => {
+  // 'close', not 'exit': exit can come before the last stdout data has been read.
+  const done = new Promise((resolve) => child.once('close', (code) => {
     clearTimeout(timer);
     const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
     resolve({ lines, events: lines.filter((e) => e.event === 'call'), stdout, stderr, code });

@@ -173,6 +173,17 @@ static void apply_sip_remote(call *c, const sdp_session *plain) {
   call_media_set_rtp_remote(c->media, address, audio->port, audio->rtcp_port);
 }
 
+/* A re-INVITE / UPDATE from the far end moved its media: the rtp leg follows (the SIP layer
+ * already answered it). */
+static void follow_remote_sdp(call *c, const char *sdp_text) {
+  char err[128];
+  sdp_session *plain = sdp_text ? parse_sdp(sdp_text, err, sizeof err) : NULL;
+  if (!plain) return;
+  apply_sip_remote(c, plain);
+  sdp_session_clear(plain);
+  g_free(plain);
+}
+
 static char *codec_label(const sdp_codec_choice *choice) {
   if (g_ascii_strcasecmp(choice->name, "opus") == 0) return g_strdup("opus/48000/2");
   char *upper = g_ascii_strup(choice->name, -1);
@@ -338,15 +349,7 @@ static void on_outgoing_sip_event(void *user_data, const sip_call_event *event) 
     }
     break;
   case SIP_CALL_REMOTE_SDP:
-    if (event->sdp) {
-      char err[128];
-      sdp_session *plain = parse_sdp(event->sdp, err, sizeof err);
-      if (plain) {
-        apply_sip_remote(c, plain);
-        sdp_session_clear(plain);
-        g_free(plain);
-      }
-    }
+    follow_remote_sdp(c, event->sdp);
     break;
   case SIP_CALL_CONFIRMED:
     break;
@@ -440,15 +443,7 @@ static void on_incoming_sip_event(void *user_data, const sip_call_event *event) 
     log_info("call", c->subject, NULL, "confirmed (ACK)");
     break;
   case SIP_CALL_REMOTE_SDP:
-    if (event->sdp) {
-      char err[128];
-      sdp_session *plain = parse_sdp(event->sdp, err, sizeof err);
-      if (plain) {
-        apply_sip_remote(c, plain);
-        sdp_session_clear(plain);
-        g_free(plain);
-      }
-    }
+    follow_remote_sdp(c, event->sdp);
     break;
   case SIP_CALL_ENDED:
     call_end(c, event->code, event->reason ? event->reason : "call ended");

@@ -1,29 +1,13 @@
 // How calls fail, seen from the tab: every case ends with the right `hangup` code/reason and
 // leaves no call behind (/healthz counts calls). Chromium <-> tabphone <-> baresip, in the test
 // network namespace.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, fetchRaw } from '../lib/server.mjs';
 import { startBaresip } from '../lib/baresip.mjs';
-import { assertInsideTestNamespace, launchBrowser } from './lib/browser.mjs';
-import { connect, call, acceptIncoming, measure, hangup, nextHangup } from './lib/raw-call.mjs';
+import { sharedBrowser, call, acceptIncoming, measure, hangup, nextHangup, sleep, near } from './lib/raw-call.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const near = (f, hz, tolerance = 15) => Math.abs(f - hz) <= tolerance;
-
-let browser;
-before(async () => {
-  assertInsideTestNamespace();
-  browser = await launchBrowser({ toneHz: 440 });
-});
-after(async () => { await browser?.close(); });
-
-async function openTab(srv) {
-  const page = await browser.newPage();
-  await page.goto(`${srv.httpsUrl}/favicon.svg`);
-  await connect(page, srv.wsUrl);
-  return page;
-}
+const { openTab } = sharedBrowser();
 
 async function callsLeft(srv) {
   for (let i = 0; i < 20; i++) {

@@ -1,29 +1,13 @@
 // Real calls end to end: headless Chromium <-> tabphone <-> a real SIP phone (baresip), audio
 // checked in both directions by tone detection. The tab's fake microphone plays 440 Hz; the
 // phone plays 880 Hz and records what it hears. Runs inside the test network namespace.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
 import { startBaresip } from '../lib/baresip.mjs';
-import { assertInsideTestNamespace, launchBrowser } from './lib/browser.mjs';
-import { connect, call, acceptIncoming, measure, hangup, nextHangup } from './lib/raw-call.mjs';
+import { sharedBrowser, call, acceptIncoming, measure, hangup, nextHangup, sleep, near } from './lib/raw-call.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const near = (f, hz, tolerance = 15) => Math.abs(f - hz) <= tolerance;
-
-let browser;
-before(async () => {
-  assertInsideTestNamespace();
-  browser = await launchBrowser({ toneHz: 440 });
-});
-after(async () => { await browser?.close(); });
-
-async function openTab(srv) {
-  const page = await browser.newPage();
-  await page.goto(`${srv.httpsUrl}/favicon.svg`); // any page of the server's origin
-  await connect(page, srv.wsUrl);
-  return page;
-}
+const { openTab } = sharedBrowser();
 
 test('the echo test destination loops the tab\'s audio back over DTLS-SRTP', async () => {
   const srv = await startServer();

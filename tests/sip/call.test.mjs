@@ -134,6 +134,16 @@ describe('outbound calls', { concurrency: true }, () => {
     assert.equal(ended(r).reason, 'BYE from far end');
   });
 
+  test('re-INVITE and UPDATE from the far end: 200 with our SDP, remote_sdp reported', async () => {
+    const r = await outbound('uas-reinvite.xml', { args: ['--hangup-after', '1000'] });
+    assert.equal(r.code, 0, r.stderr);
+    const moved = r.events.filter((e) => e.type === 'remote_sdp');
+    assert.deepEqual(moved.map((e) => e.sdp.match(/m=audio (\d+)/)[1]), ['7000', '7002']);
+    // our 200s to the re-INVITE and the UPDATE carry our SDP unchanged (o= version 1)
+    assert.equal(count(r.messages, /SIP\/2.0 200 OK[^]*?o=- 4242 1 IN IP4/g), 2);
+    assert.equal(ended(r).reason, 'hung up');
+  });
+
   test('busy: ended 486 "486 Busy Here"', async () => {
     const r = await outbound('uas-busy.xml');
     assert.deepEqual([ended(r).code, ended(r).reason], [486, '486 Busy Here'], JSON.stringify(r.events));

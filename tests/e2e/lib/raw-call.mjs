@@ -3,6 +3,32 @@
 // SIP, SDP translation, ICE, DTLS-SRTP and the RTP bridge. The dialer's UI tests are separate.
 //
 // The page must be served by the server under test (same origin: /ws checks Origin).
+import { before, after } from 'node:test';
+import { assertInsideTestNamespace, launchBrowser } from './browser.mjs';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Is frequency f within tolerance of hz? (An FFT bin at 48 kHz / 8192 is ~5.9 Hz wide.) */
+export const near = (f, hz, tolerance = 15) => Math.abs(f - hz) <= tolerance;
+
+/**
+ * One headless Chromium for a whole test file (fake mic: a 440 Hz tone), started in before()
+ * and closed in after(). openTab(srv) opens a page on the server's origin and connects /ws.
+ */
+export function sharedBrowser({ toneHz = 440 } = {}) {
+  const shared = {};
+  before(async () => {
+    assertInsideTestNamespace();
+    shared.browser = await launchBrowser({ toneHz });
+  });
+  after(async () => { await shared.browser?.close(); });
+  shared.openTab = async (srv) => {
+    const page = await shared.browser.newPage();
+    await page.goto(`${srv.httpsUrl}/favicon.svg`); // any page of the server's origin
+    await connect(page, srv.wsUrl);
+    return page;
+  };
+  return shared;
+}
 
 /** Opens /ws in the page and waits for welcome. Installs window.rc helpers. */
 export async function connect(page, wsUrl) {

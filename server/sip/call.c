@@ -220,7 +220,7 @@ static bool authenticate(sip_call *call, int status, const sip_t *sip,
   const char *user = account->username;
   char fallback[128], host[256], port[16];
   if (!user && account->uri &&
-      call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, fallback,
+      sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, fallback,
                            sizeof fallback))
     user = fallback;
   char credentials[512];
@@ -390,7 +390,7 @@ static const config_account *match_account(const config *cfg, const url_t *ruri)
     }
     char host[256], port[16], user[128];
     if (ruri->url_user && account->uri &&
-        call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, user,
+        sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, user,
                              sizeof user) &&
         !strcmp(user, ruri->url_user))
       return account;

@@ -14,30 +14,6 @@
 
 #include "sip/sip_internal.h"
 
-bool call_route_parse_uri(const char *text, char *host, size_t host_len, char *port,
-                          size_t port_len, char *user, size_t user_len) {
-  su_home_t home[1] = {SU_HOME_INIT(home)};
-  url_t *url = text ? url_make(home, text) : NULL;
-  bool ok = url && (url->url_type == url_sip || url->url_type == url_sips) && url->url_host &&
-            *url->url_host;
-  if (ok) {
-    snprintf(host, host_len, "%s", url->url_host);
-    snprintf(port, port_len, "%s",
-             url->url_port ? url->url_port : url->url_type == url_sips ? "5061" : "5060");
-    if (user) snprintf(user, user_len, "%s", url->url_user ? url->url_user : "");
-  }
-  su_home_deinit(home);
-  return ok;
-}
-
-/* "pbx:5070" or "sip:pbx:5070" -> "sip:pbx:5070;transport=tcp" */
-static char *route_uri(const char *text, sip_transport transport) {
-  bool has_scheme = strncmp(text, "sip:", 4) == 0 || strncmp(text, "sips:", 5) == 0;
-  bool add_transport = !strstr(text, ";transport=") && transport != SIP_TRANSPORT_UDP;
-  return g_strdup_printf("%s%s%s%s", has_scheme ? "" : "sip:", text,
-                         add_transport ? ";transport=" : "",
-                         add_transport ? sip_transport_param(transport) : "");
-}
 
 static char *hostport(const char *host, const char *port) {
   return strchr(host, ':') && host[0] != '[' ? g_strdup_printf("[%s]:%s", host, port)
@@ -47,7 +23,7 @@ static char *hostport(const char *host, const char *port) {
 static void add_trusted(call_route *route, const char *uri) {
   char host[256], port[16];
   if (route->trusted_count >= 2 ||
-      !call_route_parse_uri(uri, host, sizeof host, port, sizeof port, NULL, 0))
+      !sip_uri_parse(uri, false, host, sizeof host, port, sizeof port, NULL, 0))
     return;
   route->trusted_host[route->trusted_count] = g_strdup(host);
   route->trusted_port[route->trusted_count] = g_strdup(port);
@@ -56,12 +32,12 @@ static void add_trusted(call_route *route, const char *uri) {
 
 /* The registrar of an account: explicit, else the AOR's domain (host:port of its URI). */
 static char *registrar_uri(const config_account *account) {
-  if (account->registrar) return route_uri(account->registrar, account->transport);
+  if (account->registrar) return sip_route_uri(account->registrar, account->transport);
   char host[256], port[16];
-  if (!call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, NULL, 0))
+  if (!sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, NULL, 0))
     return NULL;
   char *hp = hostport(host, port);
-  char *uri = route_uri(hp, account->transport);
+  char *uri = sip_route_uri(hp, account->transport);
   g_free(hp);
   return uri;
 }
@@ -92,7 +68,7 @@ char *call_route_contact(const config *cfg, const config_account *account) {
   if (!cfg->public_ip) return NULL;
   char host[256], port[16], user[128] = "tabphone";
   if (account->uri)
-    call_route_parse_uri(account->uri, host, sizeof host, port, sizeof port, user, sizeof user);
+    sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, user, sizeof user);
   bool v6 = strchr(cfg->public_ip, ':') != NULL;
   bool udp = account->transport == SIP_TRANSPORT_UDP;
   return g_strdup_printf(v6 ? "<sip:%s@[%s]:%d%s%s>" : "<sip:%s@%s:%d%s%s>",
@@ -103,7 +79,7 @@ char *call_route_contact(const config *cfg, const config_account *account) {
 call_route *call_route_new(const config *cfg, const config_account *account, const char *to,
                            char *err, size_t err_len) {
   char host[256], port[16];
-  if (!call_route_parse_uri(to, host, sizeof host, port, sizeof port, NULL, 0)) {
+  if (!sip_uri_parse(to, false, host, sizeof host, port, sizeof port, NULL, 0)) {
     snprintf(err, err_len, "call: '%s' is not a SIP address like sip:bob@example.com",
              to ? to : "");
     return NULL;
@@ -113,7 +89,7 @@ call_route *call_route_new(const config *cfg, const config_account *account, con
   route->contact = call_route_contact(cfg, account);
   if (!account->direct) {
     if (account->proxy)
-      route->proxy = route_uri(account->proxy, account->transport);
+      route->proxy = sip_route_uri(account->proxy, account->transport);
     else if (account->do_register)
       route->proxy = registrar_uri(account);
     if (account->password) {
@@ -125,7 +101,7 @@ call_route *call_route_new(const config *cfg, const config_account *account, con
   }
   char phost[256], pport[16];
   if (route->proxy &&
-      call_route_parse_uri(route->proxy, phost, sizeof phost, pport, sizeof pport, NULL, 0))
+      sip_uri_parse(route->proxy, false, phost, sizeof phost, pport, sizeof pport, NULL, 0))
     route->next_hop = hostport(phost, pport);
   else
     route->next_hop = hostport(host, port);

@@ -44,9 +44,6 @@ bool call_route_trusts(const call_route *route, const struct sockaddr_storage *s
 /* The Contact we put in INVITEs and 200s when [sip] public_ip is set (caller frees), else NULL. */
 char *call_route_contact(const config *cfg, const config_account *account);
 
-/* "sip:host" of a SIP URI text parsed into host and port (default 5060, or 5061 for sips).
- * False when it is not a sip:/sips: URI with a host. */
-bool call_route_parse_uri(const char *text, char *host, size_t host_len, char *port,
-                          size_t port_len, char *user, size_t user_len);
+
 
 #endif

@@ -77,33 +77,6 @@ const char *registration_state_name(registration_state state) {
 
 /* ---- validation and construction ---- */
 
-static bool parse_sip_url(const char *text, bool need_user, char *host, size_t host_len,
-                          char *port, size_t port_len, char *user, size_t user_len) {
-  su_home_t home[1] = {SU_HOME_INIT(home)};
-  url_t *url = url_make(home, text);
-  bool ok = url && (url->url_type == url_sip || url->url_type == url_sips) && url->url_host &&
-            *url->url_host && (!need_user || (url->url_user && *url->url_user));
-  if (ok) {
-    snprintf(host, host_len, "%s", url->url_host);
-    snprintf(port, port_len, "%s",
-             url->url_port ? url->url_port : url->url_type == url_sips ? "5061" : "5060");
-    if (user) snprintf(user, user_len, "%s", url->url_user ? url->url_user : "");
-  }
-  su_home_deinit(home);
-  return ok;
-}
-
-/* "pbx.example.com:5070" or "sip:pbx..." -> "sip:pbx.example.com:5070;transport=tcp" */
-static char *route_url(const char *text, sip_transport transport) {
-  bool has_scheme = strncmp(text, "sip:", 4) == 0 || strncmp(text, "sips:", 5) == 0;
-  bool has_transport = strstr(text, ";transport=") != NULL;
-  return g_strdup_printf("%s%s%s%s", has_scheme ? "" : "sip:", text,
-                         has_transport || transport == SIP_TRANSPORT_UDP ? "" : ";transport=",
-                         has_transport || transport == SIP_TRANSPORT_UDP
-                             ? ""
-                             : sip_transport_param(transport));
-}
-
 static char *format_peer(const char *host, const char *port) {
   return strchr(host, ':') && host[0] != '[' ? g_strdup_printf("[%s]:%s", host, port)
                                              : g_strdup_printf("%s:%s", host, port);
@@ -112,7 +85,7 @@ static char *format_peer(const char *host, const char *port) {
 static bool fill_targets(registration *reg, const registration_params *p, char *err,
                          size_t err_len) {
   char host[256], port[16], user[128];
-  if (!p->uri || !parse_sip_url(p->uri, true, host, sizeof host, port, sizeof port, user,
+  if (!p->uri || !sip_uri_parse(p->uri, true, host, sizeof host, port, sizeof port, user,
                                 sizeof user)) {
     snprintf(err, err_len, "register %s: '%s' is not a SIP address like sip:alice@example.com",
              p->key, p->uri ? p->uri : "");
@@ -121,23 +94,23 @@ static bool fill_targets(registration *reg, const registration_params *p, char *
   reg->contact_user = g_strdup(user);
   if (!p->username) reg->username = g_strdup(user);
   if (p->registrar) {
-    reg->registrar = route_url(p->registrar, p->transport);
+    reg->registrar = sip_route_uri(p->registrar, p->transport);
   } else {
     char *domain = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
     char *hostport = g_strdup_printf("%s:%s", domain, port);
-    reg->registrar = route_url(hostport, p->transport);
+    reg->registrar = sip_route_uri(hostport, p->transport);
     g_free(hostport);
     g_free(domain);
   }
-  if (!parse_sip_url(reg->registrar, false, host, sizeof host, port, sizeof port, NULL, 0)) {
+  if (!sip_uri_parse(reg->registrar, false, host, sizeof host, port, sizeof port, NULL, 0)) {
     snprintf(err, err_len, "register %s: registrar '%s' is not a SIP URI or host:port", p->key,
              p->registrar);
     return false;
   }
   reg->peer = format_peer(host, port);
   if (p->proxy) {
-    reg->proxy = route_url(p->proxy, p->transport);
-    if (!parse_sip_url(reg->proxy, false, host, sizeof host, port, sizeof port, NULL, 0)) {
+    reg->proxy = sip_route_uri(p->proxy, p->transport);
+    if (!sip_uri_parse(reg->proxy, false, host, sizeof host, port, sizeof port, NULL, 0)) {
       snprintf(err, err_len, "register %s: proxy '%s' is not a SIP URI or host:port", p->key,
                p->proxy);
       return false;

@@ -76,6 +76,13 @@ void sip_agent_registration_settled(sip_agent *agent);
 GSource *sip_timer_start(sip_agent *agent, unsigned ms, GSourceFunc fn, void *data);
 void sip_timer_cancel(GSource **timer);
 
+/* uri.c: takes a sip:/sips: URI apart (port defaults 5060/5061; need_user: fail without a
+ * user part; user may be NULL); false when text is not a usable SIP URI. */
+bool sip_uri_parse(const char *text, bool need_user, char *host, size_t host_len, char *port,
+                   size_t port_len, char *user, size_t user_len);
+/* "pbx:5070" or "sip:pbx:5070" -> "sip:pbx:5070;transport=tcp" (g_free). */
+char *sip_route_uri(const char *text, sip_transport transport);
+
 /* The transport name as written in a SIP URI parameter. */
 const char *sip_transport_param(sip_transport transport);
 

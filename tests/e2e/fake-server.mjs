@@ -135,7 +135,9 @@ export async function startFakeServer({
       type: 'welcome',
       session: `s${conn}`,
       user,
-      accounts: accounts.map((a) => ({ name: a.name, uri: a.uri, display_name: a.display_name, registration: { ...a.initial } })),
+      accounts: accounts.map((a) => ({
+        name: a.name, uri: a.uri, display_name: a.display_name, registers: true, direct: false, registration: { ...a.initial },
+      })),
       ice_servers: [],
       byo_accounts: byoAccounts,
       open_mode: openMode,
@@ -194,7 +196,9 @@ export async function startFakeServer({
         return;
       }
       if (msg.type === 'unregister') {
-        const key = msg.account !== undefined ? { account: msg.account } : { uri: msg.uri };
+        // As the real server: configured accounts stay registered for everyone who may use them.
+        if (msg.account !== undefined) return error(msg, 'not_allowed', 'configured accounts stay registered');
+        const key = { uri: msg.uri };
         session.byo.delete(msg.uri);
         return send(withId(msg, { type: 'registration', ...key, state: 'unregistered', code: 200, reason: 'OK', expires: 0 }));
       }

@@ -120,10 +120,13 @@ test('the right password shows the accounts with their registration states', asy
   const office = accountRow('Office line');
   assert.equal(await office.locator('.badge').textContent(), 'Registered');
   assert.equal(await office.locator('.badge').getAttribute('data-state'), 'registered');
-  assert.equal(await office.getByRole('button', { name: 'Register Office line', exact: true }).isDisabled(), true);
+  // A configured account stays registered on the server: no Register / Unregister while it is.
+  assert.equal(await office.getByRole('button').count(), 0);
+  assert.equal(await office.locator('.account-kept').textContent(), 'Kept registered by the server.');
 
   const trunk = accountRow('Backup trunk');
   assert.equal(await trunk.locator('.badge').textContent(), 'Failed');
+  assert.equal(await trunk.getByRole('button', { name: 'Retry registering Backup trunk now' }).textContent(), 'Retry now');
   assert.match(await trunk.locator('.account-detail').textContent(),
     /refused this account\. Check the username and password\. \(403 Forbidden\) Next try at \d\d:\d\d( [AP]M)?\./);
 
@@ -133,8 +136,7 @@ test('the right password shows the accounts with their registration states', asy
   await lab.getByRole('button', { name: 'Register lab', exact: true }).click();
   await lab.locator('.badge', { hasText: 'Registered' }).waitFor();
   assert.ok(server.received.some(({ msg }) => msg.type === 'register' && msg.account === 'lab'));
-  await lab.getByRole('button', { name: 'Unregister lab' }).click();
-  await lab.locator('.badge', { hasText: 'Not registered' }).waitFor();
+  assert.equal(await lab.getByRole('button').count(), 0, 'configured accounts have no Unregister');
 
   await shoot('accounts');
   await page.emulateMedia({ colorScheme: 'dark' });
@@ -204,7 +206,7 @@ test('a dropped connection shows the reconnect countdown with backoff, then reco
   server.dropClients({ thenDropNext: 2 });
   await statusText().filter({ hasText: 'Reconnecting in 4 s' }).waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('#accounts-stale').isVisible(), true);
-  assert.equal(await accountRow('Office line').getByRole('button', { name: 'Unregister Office line' }).isDisabled(), true);
+  assert.equal(await accountRow('Backup trunk').getByRole('button', { name: 'Retry registering Backup trunk now' }).isDisabled(), true);
   assert.equal(await page.getByRole('button', { name: 'Retry now' }).isVisible(), true);
   await shoot('reconnecting');
 

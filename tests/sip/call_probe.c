@@ -212,7 +212,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   char err[512];
-  if (!config_load(&p.cfg, p.o.config, environ, err, sizeof err)) {
+  if (!config_load(&p.cfg, p.o.config, NULL, err, sizeof err)) {
     print_error(err);
     return 1;
   }

@@ -36,7 +36,7 @@ async function runProbe({ user, password, registrar, args = [], timeoutMs = 6000
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise((resolve) => child.once('exit', resolve));
+  const code = await new Promise((resolve) => child.once('close', resolve));
   clearTimeout(timer);
   const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
   return { events: lines.filter((e) => e.event === 'registration'), lines, stderr, code };

@@ -45,8 +45,11 @@ export class AccountList extends EventTarget {
         name: info.name,
         uri: info.uri || '',
         displayName: info.display_name || '',
+        // false for a trunk without registration and the built-in direct account: the server
+        // answers `register` for those with not_allowed, so the panel offers no button.
+        registers: info.registers !== false && info.direct !== true,
       });
-      applyState(account, info.registration || { state: 'unregistered' });
+      applyState(account, account.registers ? info.registration || { state: 'unregistered' } : { state: 'not_registering' });
       next.set(account.key, account);
     }
     if (this.byoAllowed) {
@@ -101,10 +104,12 @@ export class AccountList extends EventTarget {
     if (account.kind === 'byo' && !account.remembered) delete account.params.password;
   }
 
+  // Only bring-your-own accounts can be unregistered: a configured account stays registered on
+  // the server for everyone who may use it (`unregister` would get not_allowed).
   async unregister(account) {
-    const fields = account.kind === 'configured' ? { account: account.name } : { uri: account.params.uri };
+    if (account.kind !== 'byo') return;
     try {
-      await this.signaling.request('unregister', fields);
+      await this.signaling.request('unregister', { uri: account.params.uri });
     } catch (err) {
       this.requestFailed(account, err);
     }
@@ -197,7 +202,7 @@ function byoRegisterFields(params) {
 }
 
 function applyState(account, msg) {
-  const state = ['registering', 'registered', 'failed', 'unregistered'].includes(msg.state) ? msg.state : 'unregistered';
+  const state = ['registering', 'registered', 'failed', 'unregistered', 'not_registering'].includes(msg.state) ? msg.state : 'unregistered';
   account.registration = {
     state,
     code: Number.isInteger(msg.code) ? msg.code : 0,

@@ -89,10 +89,13 @@ export class Call {
 }
 
 export class CallManager extends EventTarget {
-  constructor(signaling, { iceServers = () => [] } = {}) {
+  // nameOf(uri): the caller's name from the address book ('' when unknown); it wins over the
+  // display name the caller's provider sends, which is often missing or a bare number.
+  constructor(signaling, { iceServers = () => [], nameOf = () => '' } = {}) {
     super();
     this.signaling = signaling;
     this.iceServers = iceServers;
+    this.nameOf = nameOf;
     this.calls = new Map(); // call_id -> Call, only calls that have not ended
     this.current = null; // the call on screen: the active one, or the last one that ended
 
@@ -296,7 +299,7 @@ export class CallManager extends EventTarget {
       return;
     }
     const call = new Call({
-      id: msg.call_id, direction: 'in', peerUri: from, peerName: display || from.replace(/^(sips?|tel):/i, ''),
+      id: msg.call_id, direction: 'in', peerUri: from, peerName: this.nameOf(from) || display || from.replace(/^(sips?|tel):/i, ''),
       account: typeof msg.account === 'string' ? msg.account : '',
     });
     call.remoteOffer = typeof msg.sdp === 'string' ? msg.sdp : '';

@@ -9,12 +9,20 @@ export function rawAudioRequested(loc = window.location) {
   return new URLSearchParams(loc.search).get('rawaudio') === '1';
 }
 
-export function audioConstraints(raw = rawAudioRequested()) {
+// extra: more audio constraints, e.g. {deviceId} for the microphone chosen in Settings.
+export function audioConstraints(raw = rawAudioRequested(), extra = {}) {
   const processing = !raw;
   return {
-    audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing },
+    audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing, ...extra },
     video: false,
   };
+}
+
+// Which microphone getMicrophone() asks for: set once by main.js from the device choice, so
+// calls.js does not need to know about settings.
+let micPreference = () => ({});
+export function setMicPreference(fn) {
+  micPreference = fn;
 }
 
 // Resolves with a MediaStream holding one audio track; rejects with a DOMException whose
@@ -23,7 +31,7 @@ export async function getMicrophone() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     throw new DOMException('no mediaDevices on this page', window.isSecureContext ? 'NotFoundError' : 'SecurityError');
   }
-  return navigator.mediaDevices.getUserMedia(audioConstraints());
+  return navigator.mediaDevices.getUserMedia(audioConstraints(rawAudioRequested(), micPreference()));
 }
 
 export function stopStream(stream) {

@@ -67,10 +67,14 @@ function makeRow(account, accounts) {
   const detail = el('p', { class: 'account-detail' });
   const note = el('p', { class: 'account-note' });
   const kind = account.kind === 'byo' ? el('span', { class: 'tag' }, 'Your account') : null;
+  // Configured accounts stay registered on the server (shared with everyone who may use them):
+  // no Unregister, just a word saying so, and Register only to retry a failure now.
+  const kept = account.kind === 'configured' ? el('p', { class: 'account-kept' }, 'Kept registered by the server.') : null;
   const registerBtn = el('button', { type: 'button', class: 'btn btn-primary' }, 'Register');
   const unregisterBtn = el('button', { type: 'button', class: 'btn' }, 'Unregister');
   const forgetBtn = account.kind === 'byo' ? el('button', { type: 'button', class: 'btn btn-quiet' }, 'Forget') : null;
 
+  const actions = el('div', { class: 'account-actions' }, registerBtn, unregisterBtn, forgetBtn);
   const row = {
     account,
     state: null,
@@ -81,7 +85,8 @@ function makeRow(account, accounts) {
       kind ? el('div', { class: 'account-tags' }, kind) : null,
       detail,
       note,
-      el('div', { class: 'account-actions' }, registerBtn, unregisterBtn, forgetBtn)),
+      kept,
+      actions),
     update(next, connected) {
       row.account = next;
       const state = next.registration.state;
@@ -102,6 +107,22 @@ function makeRow(account, accounts) {
       unregisterBtn.disabled = !connected || state === 'unregistered';
       registerBtn.setAttribute('aria-label', `Register ${row.title}`);
       unregisterBtn.setAttribute('aria-label', `Unregister ${row.title}`);
+      if (next.kind === 'configured') {
+        const failed = state === 'failed';
+        registerBtn.textContent = failed ? 'Retry now' : 'Register';
+        registerBtn.setAttribute('aria-label', failed ? `Retry registering ${row.title} now` : `Register ${row.title}`);
+        // Nothing to press while it is registered (or registering), nor for a calls-only trunk.
+        const showRegister = next.registers !== false && (state === 'failed' || state === 'unregistered' || state === 'registering');
+        // The button the keyboard was on goes away once registered: keep focus in the row.
+        if (!showRegister && document.activeElement === registerBtn) {
+          row.li.tabIndex = -1;
+          row.li.focus();
+        }
+        show(registerBtn, showRegister);
+        show(unregisterBtn, false);
+        show(actions, showRegister);
+        show(kept, next.registers !== false);
+      }
       if (forgetBtn) {
         forgetBtn.textContent = next.remembered ? 'Forget on this device' : 'Remove';
         forgetBtn.setAttribute('aria-label', `${forgetBtn.textContent}: ${row.title}`);

@@ -9,6 +9,7 @@ import { STATE_WORDS, codecWords, encryptionLines, formatDuration } from './call
 import { TonePlayer } from './tones.js';
 import { announce } from './announce.js';
 import { byId, el, show } from './dom.js';
+import { setCallTitle } from './title.js';
 
 const KEYS = [
   ['1', ''], ['2', 'ABC'], ['3', 'DEF'],
@@ -49,7 +50,6 @@ export function mountCallPanel(calls, accounts) {
     hangup: byId('call-hangup'),
   };
   const tones = new TonePlayer();
-  const baseTitle = document.title;
   const keyButtons = new Map();
   let timer = null;
   let shownState = null;
@@ -123,7 +123,7 @@ export function mountCallPanel(calls, accounts) {
     if (state !== shownState) {
       const entering = shownState;
       shownState = state;
-      document.title = ringingHere ? `Incoming call · ${baseTitle}` : inProgress ? `${STATE_WORDS[state]} · ${baseTitle}` : baseTitle;
+      setCallTitle(ringingHere ? 'Incoming call' : inProgress ? STATE_WORDS[state] : '');
       if (ringingHere) {
         announce(`Incoming call from ${call.peerName || 'an unknown caller'}.`);
         // Put the keyboard on Accept, unless the user is typing somewhere.

@@ -19,7 +19,8 @@ function storage() {
   }
 }
 
-export function mountDialer(calls, accounts, signaling) {
+// contacts: the address book, to show the contact's name for a dialled number or address.
+export function mountDialer(calls, accounts, signaling, contacts) {
   const form = byId('dial-form');
   const input = byId('dial-input');
   const from = byId('dial-from');
@@ -69,6 +70,8 @@ export function mountDialer(calls, accounts, signaling) {
 
   async function place(target, fromAccount) {
     showError('');
+    const name = target.to === ECHO_TARGET ? '' : contacts.nameFor(target.to);
+    if (name) target = { ...target, label: name };
     try {
       await calls.dial(target, fromAccount);
     } catch (err) {
@@ -124,6 +127,28 @@ export function mountDialer(calls, accounts, signaling) {
   return {
     focus() {
       input.focus();
+    },
+    // Calls `text` (a number or address from the contacts, the history or a link) from the
+    // account chosen in "Call from". Shows it in the dial field, so redial and errors make sense.
+    // Returns false (with the reason under the field) when it cannot be called.
+    call(text) {
+      input.value = text;
+      const target = parseTarget(text);
+      if (!target) {
+        showError(`“${text}” is not a number or SIP address that can be called.`);
+        return false;
+      }
+      if (calls.active) {
+        showError('Hang up the current call first.');
+        return false;
+      }
+      place(target, from.value);
+      return true;
+    },
+    // Puts `text` in the field without calling (a link waiting for its confirmation).
+    prefill(text) {
+      input.value = text;
+      showError('');
     },
   };
 }

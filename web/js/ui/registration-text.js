@@ -6,6 +6,7 @@ export const STATE_WORDS = {
   registered: 'Registered',
   failed: 'Failed',
   unregistered: 'Not registered',
+  not_registering: 'Calls only',
 };
 
 // What a SIP status code means for someone trying to register, and what to do about it.
@@ -53,6 +54,8 @@ export function detailWords(account) {
   switch (reg.state) {
     case 'registered':
       return reg.expires ? `Renews every ${duration(reg.expires)}.` : '';
+    case 'not_registering':
+      return 'This account does not register: it places calls but does not receive them here.';
     case 'registering':
       return failure ? `Last attempt: ${failureWords(failure.code, failure.reason)} Trying again…` : '';
     case 'failed': {

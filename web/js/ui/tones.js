@@ -19,6 +19,14 @@ export class TonePlayer {
     this.playing = null; // 'ring' | 'ringback' | null
     this.nodes = [];
     this.timer = null;
+    this.sinkId = '';
+  }
+
+  // Plays the tones on the speaker chosen in Settings, where AudioContext.setSinkId exists
+  // (Chromium 110+); elsewhere they use the default output.
+  setSink(id) {
+    this.sinkId = id || '';
+    if (this.ctx && typeof this.ctx.setSinkId === 'function') this.ctx.setSinkId(this.sinkId).catch(() => {});
   }
 
   start(name) {
@@ -26,7 +34,10 @@ export class TonePlayer {
     this.stop();
     const pattern = PATTERNS[name];
     try {
-      this.ctx = this.ctx || new AudioContext();
+      if (!this.ctx) {
+        this.ctx = new AudioContext();
+        if (this.sinkId) this.setSink(this.sinkId);
+      }
     } catch {
       return; // no WebAudio: calls still work, silently
     }

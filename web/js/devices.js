@@ -1,9 +1,8 @@
 // devices: which microphone and speaker calls use, remembered on this device.
 //
 // The choice is a deviceId from enumerateDevices(), kept in localStorage. A deviceId is only
-// stable for this origin and profile, and a device may be unplugged: the microphone is asked
-// for as a preference (`deviceId: id`, not `{exact}`), so a missing one falls back to the
-// default instead of failing the call. The speaker goes through HTMLMediaElement.setSinkId,
+// stable for this origin and profile, and a device may be unplugged: a missing one falls back to the
+// default instead of failing the call (media.js asks for it exactly, then falls back). The speaker goes through HTMLMediaElement.setSinkId,
 // which not every browser has (Firefox hides it behind a flag, Safari lacks it): then the
 // choice is hidden and the system's output is used.
 //
@@ -62,7 +61,7 @@ export class DeviceChoice extends EventTarget {
 
   // getUserMedia audio constraints with the chosen microphone (none chosen: the default).
   micConstraint() {
-    return this.micId ? { deviceId: this.micId } : {};
+    return this.micId ? { deviceId: { exact: this.micId } } : {};
   }
 
   // Routes a media element (the far end's audio) to the chosen speaker. Never throws: a

@@ -98,7 +98,9 @@ export class CallHistory extends EventTarget {
   clear() {
     this.entries = [];
     save(KEY, []);
-    this.markSeen();
+    this.seenAt = Date.now();
+    save(SEEN_KEY, this.seenAt);
+    this.changed();
   }
 
   unseenMissed() {

@@ -18,8 +18,8 @@ export function audioConstraints(raw = rawAudioRequested(), extra = {}) {
   };
 }
 
-// Which microphone getMicrophone() asks for: set once by main.js from the device choice, so
-// calls.js does not need to know about settings.
+// Which microphone getMicrophone() asks for ({deviceId: {exact}} or {}): set once by main.js
+// from the device choice, so calls.js does not need to know about settings.
 let micPreference = () => ({});
 export function setMicPreference(fn) {
   micPreference = fn;
@@ -31,7 +31,19 @@ export async function getMicrophone() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     throw new DOMException('no mediaDevices on this page', window.isSecureContext ? 'NotFoundError' : 'SecurityError');
   }
-  return navigator.mediaDevices.getUserMedia(audioConstraints(rawAudioRequested(), micPreference()));
+  const pref = micPreference();
+  const id = pref.deviceId && pref.deviceId.exact;
+  if (!id) return navigator.mediaDevices.getUserMedia(audioConstraints());
+  // The chosen microphone exactly (Chromium treats a bare deviceId as a mere hint and may
+  // keep the default); if it is gone (unplugged: OverconstrainedError), the default instead.
+  try {
+    return await navigator.mediaDevices.getUserMedia(audioConstraints(rawAudioRequested(), { deviceId: { exact: id } }));
+  } catch (err) {
+    if (err && (err.name === 'OverconstrainedError' || err.name === 'NotFoundError')) {
+      return navigator.mediaDevices.getUserMedia(audioConstraints());
+    }
+    throw err;
+  }
 }
 
 export function stopStream(stream) {

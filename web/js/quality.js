@@ -70,9 +70,9 @@ export async function sampleStats(pc, prev) {
 }
 
 // Samples a call's connection every second while it lasts; "sample" events carry
-// {call, sample, samples} (samples: the last 60, oldest first).
+// {call, sample, samples} (samples: the last 30, oldest first).
 export class QualityMonitor extends EventTarget {
-  constructor(calls, { intervalMs = 1000, keep = 60 } = {}) {
+  constructor(calls, { intervalMs = 1000, keep = 30 } = {}) {
     super();
     this.calls = calls;
     this.intervalMs = intervalMs;

@@ -44,14 +44,18 @@ export function mountContactEditor(book, onDone) {
       el('div', { class: 'field field-small' },
         el('label', { for: labelInput.id }, 'Label ', el('span', { class: 'optional' }, '(optional)')), labelInput),
       el('button', {
-        type: 'button', class: 'btn btn-quiet entry-remove', 'aria-label': `Remove this ${what.toLowerCase()}`,
+        type: 'button', class: 'btn btn-quiet entry-remove', 'aria-label': `Remove this ${kind === 'sip' ? 'SIP address' : 'number'}`,
         onclick: () => {
           const next = li.nextElementSibling || li.previousElementSibling;
           li.remove();
           (next ? next.querySelector('input') : byId(kind === 'sip' ? 'contact-add-sip' : 'contact-add-tel')).focus();
         },
       }, 'Remove'));
-    rows.append(li);
+    // Numbers stay together above the SIP addresses, in the order they were added.
+    const lastTel = [...rows.querySelectorAll('.entry-row[data-kind="tel"]')].at(-1);
+    if (kind === 'tel' && lastTel) lastTel.after(li);
+    else if (kind === 'tel') rows.prepend(li);
+    else rows.append(li);
     if (focus) valueInput.focus();
   }
 

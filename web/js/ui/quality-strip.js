@@ -1,5 +1,5 @@
 // quality-strip: the in-call quality line: RTT, jitter, packet loss and estimated MOS, each
-// with its latest value and a sparkline of the last minute, redrawn once a second from
+// with its latest value and a sparkline of the last 30 seconds, redrawn once a second from
 // QualityMonitor samples.
 //
 // The sparklines are inline SVG built with DOM calls; colours come from classes in app.css
@@ -11,7 +11,7 @@ import { mosWords } from '../quality.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 60;
-const H = 18;
+const H = 18; // viewBox units; CSS stretches the chart to the cell's width
 
 // What each cell shows; `scale` is the smallest top of the y axis, so a quiet line stays low.
 const METRICS = [
@@ -50,7 +50,10 @@ export function mountQualityStrip(monitor, calls) {
       cell.classList.toggle('is-warn', has && m.warn(latest));
       const min = m.min ?? 0;
       const top = Math.max(m.scale, ...values.filter((v) => v != null));
-      const step = W / Math.max(1, 60 - 1);
+      // The newest sample at the right edge; at least 10 slots wide, so the first seconds of
+      // a call already draw a visible line, and at most the monitor's 30 s of history.
+      const slots = Math.max(10, values.length);
+      const step = W / (slots - 1);
       const offset = W - step * (values.length - 1);
       const points = [];
       values.forEach((v, i) => {

@@ -6,7 +6,7 @@
 
 import { byId, el, show } from './dom.js';
 import { sinkSupported } from '../devices.js';
-import { audioConstraints, rawAudioRequested, stopStream } from '../media.js';
+import { getMicrophone, stopStream } from '../media.js';
 import { microphoneErrorWords } from './call-text.js';
 import { protocolHandlerSupport, registerHandlers } from '../links.js';
 
@@ -55,13 +55,10 @@ export function mountSettingsPanel(devices, { remoteAudio, tones, tabs }) {
   async function startTest() {
     stopTest();
     showError('');
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      showError(microphoneErrorWords(new DOMException('', window.isSecureContext ? 'NotFoundError' : 'SecurityError')));
-      return;
-    }
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia(audioConstraints(rawAudioRequested(), devices.micConstraint()));
+      // The same request a call makes: the chosen microphone, the same voice processing.
+      stream = await getMicrophone();
     } catch (err) {
       showError(microphoneErrorWords(err));
       return;

@@ -92,14 +92,34 @@ static void follow_browser_ssrc(bridge_state *b, const rtp_header *h) {
   b->browser_in_ssrc = h->ssrc;
 }
 
+/* The first packet after a hold: the browser kept counting while we dropped its packets, so
+ * our stream continues with the next sequence number (a receiver sees no loss) and a timestamp
+ * advanced by the wall-clock length of the hold (its playout stays in step), marker set as
+ * after silence suppression (RFC 3551 4.1). */
+static void resync_after_hold(call_media *media, const rtp_header *h) {
+  bridge_state *b = &media->bridge;
+  uint32_t rate = b->map.clock_rate > 0 ? (uint32_t)b->map.clock_rate : 8000;
+  gint64 elapsed_us = b->sent_to_sip ? g_get_monotonic_time() - b->last_sip_send_us : 0;
+  b->seq_offset = (uint16_t)(b->last_sip_seq + 1 - h->seq);
+  b->ts_offset = b->last_sip_ts + (uint32_t)(elapsed_us * rate / 1000000) - h->timestamp;
+  b->browser_in_ssrc = h->ssrc;
+  b->resync = false;
+  media->buffer[1] |= 0x80; /* marker: the start of a talkspurt */
+}
+
 static void forward_to_sip(call_media *media, size_t len) {
   bridge_state *b = &media->bridge;
   rtp_header h;
+  if (b->hold_send) {
+    b->held_drops++;
+    return;
+  }
   if (!b->have_map || !rtp_parse(media->buffer, len, &h)) return;
   int pt = sip_payload_type(b, h.payload_type);
   if (pt < 0) return;
   if (media->dtmf.active && pt != b->map.sip_dtmf_pt) return; /* our own event is playing */
-  if (h.ssrc != b->browser_in_ssrc) follow_browser_ssrc(b, &h);
+  if (b->resync) resync_after_hold(media, &h);
+  else if (h.ssrc != b->browser_in_ssrc) follow_browser_ssrc(b, &h);
   rtp_set_payload_type(media->buffer, (uint8_t)pt);
   rtp_set_ssrc(media->buffer, b->sip_ssrc);
   rtp_set_seq(media->buffer, (uint16_t)(h.seq + b->seq_offset));
@@ -174,6 +194,18 @@ void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rt
   rtp_set_payload_type(media->buffer, (uint8_t)pt);
   rtp_set_ssrc(media->buffer, MEDIA_BROWSER_SSRC);
   send_to_browser(media, len);
+}
+
+void bridge_set_hold(call_media *media, bool held) {
+  bridge_state *b = &media->bridge;
+  b->hold_send = held;
+  if (held) {
+    b->held_drops = 0;
+    return;
+  }
+  b->resync = true;
+  log_info("media", media->subject, NULL, "%u packets from the browser held back during the hold",
+           b->held_drops);
 }
 
 void bridge_set_codec_map(call_media *media, const media_codec_map *map) {

@@ -104,10 +104,12 @@ void media_fail(call_media *media, const char *reason) {
 static gboolean on_watchdog(gpointer data) {
   call_media *media = data;
   if (media->ended || !media->srtp.ready) return G_SOURCE_CONTINUE;
+  if (media->local_hold || media->remote_hold) return G_SOURCE_CONTINUE; /* silence is expected */
   int timeout_s = media->engine->rtp_timeout_s;
   gint64 now = g_get_monotonic_time(), limit = (gint64)timeout_s * G_USEC_PER_SEC;
-  gint64 browser = MAX(media->last_browser_rx_us, media->connected_us);
-  gint64 sip = MAX(media->last_sip_rx_us, media->connected_us);
+  gint64 since = MAX(media->connected_us, media->hold_ended_us);
+  gint64 browser = MAX(media->last_browser_rx_us, since);
+  gint64 sip = MAX(media->last_sip_rx_us, since);
   const char *silent = now - browser > limit ? "browser"
                        : (media->mode == MEDIA_MODE_BRIDGE && now - sip > limit) ? "SIP side"
                                                                                  : NULL;
@@ -191,6 +193,24 @@ static void step_set_rtp_remote(call_media *media, void *arg) {
 }
 
 static void step_set_codec_map(call_media *media, void *arg) { bridge_set_codec_map(media, arg); }
+
+typedef struct hold_args {
+  bool remote; /* which side's hold */
+  bool held;
+} hold_args;
+
+static void step_set_hold(call_media *media, void *arg) {
+  const hold_args *h = arg;
+  bool was = media->local_hold || media->remote_hold;
+  if (h->remote) media->remote_hold = h->held;
+  else media->local_hold = h->held;
+  bool now = media->local_hold || media->remote_hold;
+  if (was == now) return;
+  bridge_set_hold(media, now);
+  if (!now) media->hold_ended_us = g_get_monotonic_time();
+  log_info("media", media->subject, NULL, "%s (%s hold)", now ? "on hold" : "hold ended",
+           h->remote ? "far end" : "tab");
+}
 
 typedef struct dtmf_args {
   char *digits;
@@ -304,6 +324,15 @@ void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_p
 void call_media_set_codec_map(call_media *media, const media_codec_map *map) {
   post(media, step_set_codec_map, g_memdup2(map, sizeof *map), g_free);
 }
+
+static void post_hold(call_media *media, bool remote, bool held) {
+  hold_args *h = g_new0(hold_args, 1);
+  *h = (hold_args){remote, held};
+  post(media, step_set_hold, h, g_free);
+}
+
+void call_media_set_hold(call_media *media, bool held) { post_hold(media, false, held); }
+void call_media_set_remote_hold(call_media *media, bool held) { post_hold(media, true, held); }
 
 void call_media_send_dtmf(call_media *media, const char *digits, int duration_ms) {
   dtmf_args *d = g_new0(dtmf_args, 1);

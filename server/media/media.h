@@ -103,6 +103,15 @@ int call_media_rtp_port(const call_media *media);
 void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_port,
                                int rtcp_port);
 void call_media_set_codec_map(call_media *media, const media_codec_map *map);
+/* Hold, either side. While the tab holds (call_media_set_hold) or the far end holds us
+ * (call_media_set_remote_hold: its offer said sendonly/inactive), the browser's audio is not
+ * forwarded to the SIP side; audio from the far end still reaches the browser (a PBX may play
+ * music on hold). On resume our SIP-side stream goes on with the next sequence number and a
+ * timestamp advanced by the wall-clock time of the hold (marker bit set), as after silence
+ * suppression. The RTP inactivity timeout is suspended while either hold lasts and counts again
+ * from the moment the last one ends (an inactive far end sends nothing at all). */
+void call_media_set_hold(call_media *media, bool held);
+void call_media_set_remote_hold(call_media *media, bool held);
 /* Sends RFC 4733 events toward the SIP side (digits 0-9*#A-D). */
 void call_media_send_dtmf(call_media *media, const char *digits, int duration_ms);
 

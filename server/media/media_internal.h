@@ -125,6 +125,9 @@ typedef struct bridge_state {
   bool sent_to_browser;
   bool got_from_browser;
   bool got_from_sip;
+  bool hold_send;           /* on hold (either side): nothing from the browser goes to SIP */
+  bool resync;              /* hold ended: the next browser packet re-bases seq/ts offsets */
+  unsigned held_drops;      /* browser packets not forwarded during the current hold */
 } bridge_state;
 
 /* RFC 4733 sender (dtmf.c), worker fields. */
@@ -168,6 +171,9 @@ struct call_media {
   gint64 last_browser_rx_us;
   gint64 last_sip_rx_us;
   gint64 connected_us;
+  bool local_hold;          /* the tab put the call on hold */
+  bool remote_hold;         /* the far end put us on hold (sendonly/inactive offer) */
+  gint64 hold_ended_us;     /* last time a hold ended: the RTP timeout counts from here too */
   bool ended;               /* a FAILED or RTP_TIMEOUT event was sent */
   uint8_t buffer[MEDIA_BUFFER_SIZE];     /* packet being processed */
   uint8_t dtmf_buffer[64];
@@ -221,6 +227,8 @@ void rtp_leg_close(rtp_leg *leg);
 void bridge_from_browser(call_media *media, const uint8_t *data, size_t len, bool rtcp);
 void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rtcp);
 void bridge_set_codec_map(call_media *media, const media_codec_map *map);
+/* Hold (either side): stop or resume forwarding the browser's audio to the SIP side. */
+void bridge_set_hold(call_media *media, bool held);
 /* Sends a packet we built toward the SIP side, counting it in the stream's continuity. */
 void bridge_send_to_sip(call_media *media, uint8_t *data, size_t len);
 

@@ -129,4 +129,22 @@ bool sdp_answer_browser_to_plain(const sdp_session *plain_offer, const sdp_sessi
 bool sdp_answer_echo(const sdp_session *browser_offer, const sdp_webrtc_local *local, char **out,
                      sdp_codec_choice *choice, char *err, size_t err_len);
 
+/* In-dialog SDP of our own (hold / resume re-INVITEs, answers to the far end's re-INVITEs):
+ * ours (a plain SDP this module printed) again with its audio direction set to direction
+ * ("sendrecv", "sendonly", "recvonly", "inactive"), its o= version + 1 (RFC 3264 8: every new
+ * SDP of a dialog bumps it) and, when keep_pt >= 0, only the payload types keep_pt and
+ * keep_dtmf_pt: a new offer must not let the far end switch to another codec than the one the
+ * media bridge maps. *out is malloc'd. */
+bool sdp_plain_with_direction(const char *ours, const char *direction, int keep_pt,
+                              int keep_dtmf_pt, char **out, char *err, size_t err_len);
+
+/* The direction of our answer to an offer whose audio said offered (NULL = sendrecv): RFC 3264
+ * 6.1, where we want sendrecv, or sendonly while holding (as our hold offer said). A static
+ * string. */
+const char *sdp_answer_direction(const char *offered, bool holding);
+
+/* The direction of the first usable audio m-line of an SDP text ("sendrecv"... as a static
+ * string), NULL when the text does not parse or has no audio. */
+const char *sdp_audio_direction(const char *text);
+
 #endif

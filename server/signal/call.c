@@ -18,6 +18,9 @@
 
 typedef enum { CALL_OUTGOING, CALL_INCOMING, CALL_ECHO } call_direction;
 
+/* A hold or resume re-INVITE of ours waiting for its answer. */
+typedef enum { HOLD_IDLE, HOLD_SENDING, RESUME_SENDING } hold_op;
+
 struct call {
   hub *hub;
   call_direction direction;
@@ -35,12 +38,36 @@ struct call {
   sdp_codec_choice codec;
   bool answered;
   bool media_connected;
+  /* ICE starts when media knows the tab's credentials: at the far end's answer (or 183) for
+   * outbound calls, at the tab's accept for inbound ones. Candidates the tab trickles before
+   * that wait here (libnice would check them without credentials and give up after 5 s, which
+   * a ringing phone easily outlasts). */
+  bool transport_applied;
+  const char *our_setup;   /* "active"/"passive", static, once transport_applied */
+  GPtrArray *early_candidates; /* queued_candidate*, owned */
   char *srtp_profile;
   unsigned long long sdp_id;
   unsigned sdp_version;
   gint64 started_us;
   bool ended;
+
+  bool local_hold;         /* the tab held the call (our SDP says sendonly) */
+  bool remote_hold;        /* the far end holds us (its SDP says sendonly / inactive) */
+  hold_op hold_pending;
+  json_t *hold_id;         /* the `id` of the hold/resume request being answered, or NULL */
+  bool transferring;       /* a REFER of ours has no outcome yet */
+  char *transfer_replaces; /* attended transfer: the call_id of the other call */
 };
+
+typedef struct queued_candidate {
+  const session *from;
+  char *line; /* NULL = end of candidates */
+} queued_candidate;
+
+static void queued_candidate_free(queued_candidate *q) {
+  g_free(q->line);
+  g_free(q);
+}
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
@@ -52,6 +79,7 @@ static call *call_new(hub *h, call_direction direction, const char *id,
   g_strlcpy(c->id, id, sizeof c->id);
   snprintf(c->subject, sizeof c->subject, "call %s", id);
   c->ringing = g_ptr_array_new();
+  c->early_candidates = g_ptr_array_new_with_free_func((GDestroyNotify)queued_candidate_free);
   c->account = account;
   c->started_us = g_get_monotonic_time();
   if (RAND_bytes((unsigned char *)&c->sdp_id, sizeof c->sdp_id) != 1) c->sdp_id = (unsigned long long)g_get_real_time();
@@ -71,7 +99,10 @@ void call_free(call *c) {
   g_free(c->browser_offer_text);
   g_free(c->applied_sip_answer);
   g_free(c->srtp_profile);
+  g_free(c->transfer_replaces);
+  json_decref(c->hold_id);
   g_ptr_array_free(c->ringing, TRUE);
+  g_ptr_array_free(c->early_candidates, TRUE);
   g_free(c);
 }
 
@@ -145,16 +176,24 @@ static sdp_plain_local plain_local_for(call *c) {
                            .session_id = c->sdp_id, .session_version = ++c->sdp_version};
 }
 
-/* Tells media what the tab's SDP says about ICE/DTLS; returns our DTLS setup or NULL. */
+/* Tells media what the tab's SDP says about ICE/DTLS (once: a 183 and a 200 may both carry an
+ * answer), then hands over the candidates the tab sent meanwhile. Returns our DTLS setup. */
 static const char *apply_browser_transport(call *c, const sdp_media *audio) {
+  if (c->transport_applied) return c->our_setup;
   webrtc_remote remote = {.ice_ufrag = audio->ice_ufrag, .ice_pwd = audio->ice_pwd,
                           .fingerprint_alg = audio->fingerprint_alg,
                           .fingerprint = audio->fingerprint, .setup = audio->setup};
-  const char *setup = call_media_set_webrtc_remote(c->media, &remote);
+  c->our_setup = call_media_set_webrtc_remote(c->media, &remote);
+  c->transport_applied = true;
   for (size_t i = 0; i < audio->candidate_count; i++)
     call_media_add_remote_candidate(c->media, audio->candidates[i]);
   if (audio->end_of_candidates) call_media_add_remote_candidate(c->media, NULL);
-  return setup;
+  for (guint i = 0; i < c->early_candidates->len; i++) {
+    queued_candidate *q = g_ptr_array_index(c->early_candidates, i);
+    if (q->from == c->owner) call_media_add_remote_candidate(c->media, q->line);
+  }
+  g_ptr_array_set_size(c->early_candidates, 0);
+  return c->our_setup;
 }
 
 static void apply_codec_choice(call *c, const sdp_codec_choice *choice) {
@@ -325,6 +364,135 @@ static void on_sip_answer_sdp(call *c, const char *sdp_text, bool final) {
   free(browser_answer);
 }
 
+/* ---- hold, resume, transfer: SIP side --------------------------------------------------- */
+
+static const char *state_name(const call *c) {
+  return c->local_hold ? "held" : c->remote_hold ? "remote_held" : "active";
+}
+
+/* call_state {state, local_hold, remote_hold} plus extra (stolen; may be NULL) and the request
+ * id when this answers one. */
+static void send_call_state(call *c, const char *state, json_t *extra, json_t *id) {
+  if (!c->owner) {
+    json_decref(extra);
+    return;
+  }
+  json_t *msg = json_pack("{s:s, s:s, s:b, s:b}", "type", "call_state", "state", state,
+                          "local_hold", c->local_hold, "remote_hold", c->remote_hold);
+  if (extra) json_object_update(msg, extra);
+  json_decref(extra);
+  if (id) json_object_set(msg, "id", id);
+  send_to_tab(c->owner, c->id, msg);
+}
+
+static bool sends_nothing_to_us(const char *direction) {
+  return direction && (!strcmp(direction, "sendonly") || !strcmp(direction, "inactive"));
+}
+
+/* A new SDP from the far end: does it hold us? An answer to our own hold offer says recvonly or
+ * inactive only because we asked: it tells nothing then. */
+static void follow_remote_hold(call *c, const sip_call_event *event) {
+  if (!event->offer && (c->local_hold || c->hold_pending == HOLD_SENDING)) return;
+  const char *direction = event->sdp ? sdp_audio_direction(event->sdp) : NULL;
+  if (!direction) return;
+  bool held = sends_nothing_to_us(direction);
+  if (held == c->remote_hold) return;
+  c->remote_hold = held;
+  call_media_set_remote_hold(c->media, held);
+  log_info("call", c->subject, NULL, "far end %s (a=%s)", held ? "holds the call" : "resumed",
+           direction);
+  /* A hold/resume of ours in flight reports the state itself when it completes. */
+  if (c->hold_pending == HOLD_IDLE) send_call_state(c, state_name(c), NULL, NULL);
+}
+
+static void finish_hold(call *c, const sip_call_event *event) {
+  hold_op op = c->hold_pending;
+  c->hold_pending = HOLD_IDLE;
+  json_t *id = c->hold_id;
+  c->hold_id = NULL;
+  if (event->type == SIP_CALL_REINVITE_FAILED) {
+    /* Undo what hold did at once (the tab's audio stopped going out). */
+    if (op == HOLD_SENDING) call_media_set_hold(c->media, false);
+    log_info("call", c->subject, NULL, "%s failed: %s", op == HOLD_SENDING ? "hold" : "resume",
+             event->reason);
+    send_call_state(c, state_name(c),
+                    json_pack("{s:s, s:i}", op == HOLD_SENDING ? "hold_failed" : "resume_failed",
+                              event->reason ? event->reason : "", "code", event->code),
+                    id);
+  } else {
+    c->local_hold = op == HOLD_SENDING;
+    if (op == RESUME_SENDING) call_media_set_hold(c->media, false);
+    log_info("call", c->subject, NULL, "%s", c->local_hold ? "on hold" : "resumed");
+    follow_remote_hold(c, event);
+    send_call_state(c, state_name(c), NULL, id);
+  }
+  json_decref(id);
+}
+
+static void end_other_call(call *c) {
+  call *other = c->transfer_replaces && c->owner
+                    ? hub_find_call(c->hub, c->owner, c->transfer_replaces)
+                    : NULL;
+  if (other && other != c) call_end(other, 0, "transferred");
+}
+
+static void on_transfer_event(call *c, const sip_call_event *event) {
+  const char *reason = event->reason ? event->reason : "";
+  if (!event->final) {
+    send_call_state(c, "transferring", json_pack("{s:i, s:s}", "code", event->code, "reason",
+                                                 reason), NULL);
+    return;
+  }
+  c->transferring = false;
+  if (event->code >= 200 && event->code < 300) {
+    send_call_state(c, "transferring", json_pack("{s:i, s:s}", "code", event->code, "reason",
+                                                 reason), NULL);
+    log_info("call", c->subject, NULL, "transferred (%s)", reason);
+    end_other_call(c);
+    call_end(c, 0, "transferred");
+    return;
+  }
+  log_info("call", c->subject, NULL, "transfer failed: %d %s", event->code, reason);
+  send_call_state(c, state_name(c), json_pack("{s:s, s:i}", "transfer_failed",
+                                              reason[0] ? reason : "no result", "code",
+                                              event->code), NULL);
+}
+
+/* Events of a connected call, either direction. */
+static void on_in_dialog_event(call *c, const sip_call_event *event) {
+  switch (event->type) {
+  case SIP_CALL_REMOTE_SDP:
+    follow_remote_sdp(c, event->sdp);
+    if (!event->offer && c->hold_pending != HOLD_IDLE) finish_hold(c, event);
+    else follow_remote_hold(c, event);
+    break;
+  case SIP_CALL_REINVITE_FAILED:
+    if (c->hold_pending != HOLD_IDLE) finish_hold(c, event);
+    break;
+  case SIP_CALL_TRANSFER:
+    on_transfer_event(c, event);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Our answer to the far end's re-offer: the direction RFC 3264 asks for given our hold (see
+ * sip_call_answerer). Only the codec in use is kept. */
+static char *answer_reoffer(void *user_data, const char *offer, const char *current) {
+  call *c = user_data;
+  const char *wanted = sdp_answer_direction(sdp_audio_direction(offer), c->local_hold);
+  const char *now = sdp_audio_direction(current);
+  if (!current || (now && !strcmp(now, wanted))) return NULL;
+  char *answer = NULL, err[160];
+  if (!sdp_plain_with_direction(current, wanted, c->codec.sip_pt, c->codec.sip_dtmf_pt, &answer,
+                                err, sizeof err)) {
+    log_warn("call", c->subject, NULL, "answering the far end's re-offer unchanged: %s", err);
+    return NULL;
+  }
+  return answer;
+}
+
 static void on_outgoing_sip_event(void *user_data, const sip_call_event *event) {
   call *c = user_data;
   if (c->ended) return;
@@ -349,7 +517,9 @@ static void on_outgoing_sip_event(void *user_data, const sip_call_event *event) 
     }
     break;
   case SIP_CALL_REMOTE_SDP:
-    follow_remote_sdp(c, event->sdp);
+  case SIP_CALL_REINVITE_FAILED:
+  case SIP_CALL_TRANSFER:
+    on_in_dialog_event(c, event);
     break;
   case SIP_CALL_CONFIRMED:
     break;
@@ -431,6 +601,7 @@ void call_start_outgoing(hub *h, session *s, const json_t *request,
   g_free(target);
   free(offer);
   if (!c->sip) call_end(c, 400, err);
+  else sip_call_set_answerer(c->sip, answer_reoffer);
 }
 
 /* ---- inbound ------------------------------------------------------------------------------ */
@@ -443,7 +614,9 @@ static void on_incoming_sip_event(void *user_data, const sip_call_event *event) 
     log_info("call", c->subject, NULL, "confirmed (ACK)");
     break;
   case SIP_CALL_REMOTE_SDP:
-    follow_remote_sdp(c, event->sdp);
+  case SIP_CALL_REINVITE_FAILED:
+  case SIP_CALL_TRANSFER:
+    on_in_dialog_event(c, event);
     break;
   case SIP_CALL_ENDED:
     call_end(c, event->code, event->reason ? event->reason : "call ended");
@@ -489,6 +662,7 @@ bool call_incoming(void *hub_ptr, sip_call *sip, const config_account *account,
   }
   c->sip = sip;
   sip_call_set_listener(sip, on_incoming_sip_event, c);
+  sip_call_set_answerer(sip, answer_reoffer);
   log_info("call", c->subject, from_uri, "incoming for account %s, ringing %u tab(s)",
            account->name, tabs->len);
   for (guint i = 0; i < tabs->len; i++) {
@@ -559,14 +733,21 @@ void call_on_reject(call *c, session *s, const json_t *request) {
 }
 
 void call_on_candidate(call *c, session *s, const json_t *request) {
-  if (c->owner != s || !c->media) return;
+  if (!c->media) return;
   const json_t *cand = json_object_get(request, "candidate");
-  if (json_is_null(cand)) {
-    call_media_add_remote_candidate(c->media, NULL);
+  const char *line = json_is_null(cand) ? NULL : json_string_value(json_object_get(cand, "candidate"));
+  if (!json_is_null(cand) && (!line || !*line)) return;
+  if (!c->transport_applied) {
+    /* Kept until the credentials arrive; a ringing tab's candidates count only if it accepts. */
+    enum { MAX_EARLY_CANDIDATES = 64 };
+    if (c->early_candidates->len >= MAX_EARLY_CANDIDATES) return;
+    queued_candidate *q = g_new0(queued_candidate, 1);
+    q->from = s;
+    q->line = g_strdup(line);
+    g_ptr_array_add(c->early_candidates, q);
     return;
   }
-  const char *line = json_string_value(json_object_get(cand, "candidate"));
-  if (line && *line) call_media_add_remote_candidate(c->media, line);
+  if (c->owner == s) call_media_add_remote_candidate(c->media, line);
 }
 
 void call_on_hangup(call *c, session *s, const json_t *request) {
@@ -604,4 +785,128 @@ void call_session_closed(call *c, session *s) {
     sip_call_reject(c->sip, 480, "Temporarily Unavailable");
     call_end(c, 480, "no tab left to ring");
   }
+}
+
+/* ---- hold, resume, transfer: the tab's requests ------------------------------------------- */
+
+/* A connected SIP call owned by s; otherwise sends the error and returns false. */
+static bool check_connected(call *c, session *s, const json_t *request) {
+  if (c->owner != s || !c->answered || !c->sip) {
+    send_error(s, request, PROTO_ERR_INVALID_FIELD,
+               c->direction == CALL_ECHO && c->answered ? "the echo test has no far end to hold "
+                                                          "or transfer"
+                                                        : "the call is not connected");
+    return false;
+  }
+  if (c->hold_pending != HOLD_IDLE || c->transferring) {
+    send_error(s, request, PROTO_ERR_INVALID_FIELD,
+               c->transferring ? "a transfer of this call is in progress"
+                               : "a hold or resume of this call is in progress");
+    return false;
+  }
+  return true;
+}
+
+static json_t *request_id(const json_t *request) {
+  json_t *id = json_object_get(request, "id");
+  return id ? json_incref(id) : NULL;
+}
+
+/* Sends our SIP SDP again with direction (re-INVITE); false + error to the tab if impossible. */
+static bool reinvite(call *c, session *s, const json_t *request, const char *direction) {
+  char *sdp = NULL, err[160];
+  if (!sdp_plain_with_direction(sip_call_local_sdp(c->sip), direction, c->codec.sip_pt,
+                                c->codec.sip_dtmf_pt, &sdp, err, sizeof err)) {
+    send_error(s, request, PROTO_ERR_INTERNAL, err);
+    return false;
+  }
+  bool sent = sip_call_update_sdp(c->sip, sdp);
+  free(sdp);
+  if (!sent) send_error(s, request, PROTO_ERR_INVALID_FIELD, "the call is not connected yet");
+  return sent;
+}
+
+void call_on_hold(call *c, session *s, const json_t *request) {
+  if (!check_connected(c, s, request)) return;
+  if (c->local_hold) {
+    json_t *id = request_id(request);
+    send_call_state(c, state_name(c), NULL, id);
+    json_decref(id);
+    return;
+  }
+  if (!reinvite(c, s, request, "sendonly")) return;
+  /* The far end stops hearing the tab at once, not when its answer comes. */
+  call_media_set_hold(c->media, true);
+  c->hold_pending = HOLD_SENDING;
+  c->hold_id = request_id(request);
+}
+
+void call_on_resume(call *c, session *s, const json_t *request) {
+  if (!check_connected(c, s, request)) return;
+  if (!c->local_hold) {
+    json_t *id = request_id(request);
+    send_call_state(c, state_name(c), NULL, id);
+    json_decref(id);
+    return;
+  }
+  if (!reinvite(c, s, request, "sendrecv")) return;
+  c->hold_pending = RESUME_SENDING;
+  c->hold_id = request_id(request);
+}
+
+/* "<sip:carol@host?Replaces=...>" for an attended transfer to the far end of other. */
+static char *replaces_target(call *other, char *err, size_t err_len) {
+  char replaces[768];
+  if (!other->sip || !sip_call_replaces(other->sip, replaces, sizeof replaces)) {
+    snprintf(err, err_len, "the other call is not connected");
+    return NULL;
+  }
+  const char *uri = sip_call_remote_uri(other->sip);
+  size_t len = strcspn(uri, "?>"); /* URI headers of its own would clash with ours */
+  return g_strdup_printf("<%.*s?Replaces=%s>", (int)len, uri, replaces);
+}
+
+static char *transfer_target(call *c, session *s, const json_t *request, char *err,
+                             size_t err_len) {
+  const char *to = protocol_string(request, "to");
+  if (to) {
+    char *target = dial_target(c->account, to, err, err_len);
+    char *name_addr = target ? g_strdup_printf("<%s>", target) : NULL;
+    g_free(target);
+    return name_addr;
+  }
+  const char *replaces = protocol_string(request, "replaces");
+  call *other = hub_find_call(c->hub, s, replaces);
+  if (!other || other == c || other->owner != s) {
+    snprintf(err, err_len, "%s", other == c ? "a call cannot replace itself"
+                                            : "no call to connect with in this tab");
+    return NULL;
+  }
+  if (!other->answered || other->hold_pending != HOLD_IDLE || other->transferring) {
+    snprintf(err, err_len, "the other call is not connected");
+    return NULL;
+  }
+  return replaces_target(other, err, err_len);
+}
+
+void call_on_transfer(call *c, session *s, const json_t *request) {
+  if (!check_connected(c, s, request)) return;
+  char err[256];
+  char *target = transfer_target(c, s, request, err, sizeof err);
+  if (!target) {
+    send_error(s, request, PROTO_ERR_INVALID_FIELD, err);
+    return;
+  }
+  bool sent = sip_call_refer(c->sip, target);
+  log_info("call", c->subject, NULL, "transfer to %s: %s", target, sent ? "REFER sent" : "refused");
+  g_free(target);
+  if (!sent) {
+    send_error(s, request, PROTO_ERR_INVALID_FIELD, "the call is not connected yet");
+    return;
+  }
+  c->transferring = true;
+  g_free(c->transfer_replaces);
+  c->transfer_replaces = g_strdup(protocol_string(request, "replaces"));
+  send_call_state(c, "transferring", json_pack("{s:i, s:s}", "code", 0, "reason", "REFER sent"),
+                  json_object_get(request, "id"));
 }

@@ -39,6 +39,14 @@ void call_on_reject(call *c, session *s, const json_t *request);
 void call_on_candidate(call *c, session *s, const json_t *request);
 void call_on_hangup(call *c, session *s, const json_t *request);
 void call_on_dtmf(call *c, session *s, const json_t *request);
+/* hold -> re-INVITE a=sendonly (the tab's audio stops going out at once), call_state "held" when
+ * the far end answers; resume -> a=sendrecv, call_state "active" (or "remote_held"). transfer ->
+ * REFER (blind: `to` dialed like a call; attended: the far end of `replaces` with
+ * ?Replaces=), call_state "transferring" per report, hangup "transferred" on success (both calls
+ * when attended), call_state with transfer_failed otherwise. See docs/protocol.md. */
+void call_on_hold(call *c, session *s, const json_t *request);
+void call_on_resume(call *c, session *s, const json_t *request);
+void call_on_transfer(call *c, session *s, const json_t *request);
 
 /* s is going away: a call it owns is hung up; a call ringing on it stops ringing there. */
 void call_session_closed(call *c, session *s);

@@ -540,10 +540,9 @@ static void handle_candidate(session *s, json_t *request) {
   if (c) call_on_candidate(c, s, request);
 }
 
-static void handle_not_yet(session *s, json_t *request) {
-  send_error(s, request, PROTO_ERR_NOT_IMPLEMENTED,
-             "hold, resume and transfer are not available in this build yet");
-}
+static void handle_hold(session *s, json_t *r) { dispatch_to_call(s, r, call_on_hold); }
+static void handle_resume(session *s, json_t *r) { dispatch_to_call(s, r, call_on_resume); }
+static void handle_transfer(session *s, json_t *r) { dispatch_to_call(s, r, call_on_transfer); }
 
 typedef void (*message_handler)(session *s, json_t *request);
 
@@ -552,8 +551,8 @@ static const message_handler handlers[MSG_TYPE_COUNT] = {
     [MSG_UNREGISTER] = handle_unregister, [MSG_CALL] = handle_call,
     [MSG_ACCEPT] = handle_accept,         [MSG_REJECT] = handle_reject,
     [MSG_CANDIDATE] = handle_candidate,   [MSG_HANGUP] = handle_hangup,
-    [MSG_DTMF] = handle_dtmf,             [MSG_HOLD] = handle_not_yet,
-    [MSG_RESUME] = handle_not_yet,        [MSG_TRANSFER] = handle_not_yet,
+    [MSG_DTMF] = handle_dtmf,             [MSG_HOLD] = handle_hold,
+    [MSG_RESUME] = handle_resume,         [MSG_TRANSFER] = handle_transfer,
     [MSG_PING] = handle_ping,             [MSG_PONG] = handle_pong,
 };
 

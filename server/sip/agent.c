@@ -18,7 +18,8 @@
  *
  * nua-wide call settings (every call handle inherits them, incoming ones included): sofia's SDP
  * engine (soa) is off, so our SDP passes verbatim; no automatic 180/200, automatic ACK; UPDATE is
- * answered by us (NUTAG_APPL_METHOD), not by sofia; Supported lists "timer" only: no 100rel,
+ * and REFER are answered by us (NUTAG_APPL_METHOD), not by sofia (which would accept any REFER with
+ * 202 by itself); Supported lists "timer" only: no 100rel,
  * whose PRACK handling has assertion crashes in sofia-sip 1.12.11.
  */
 #include "sip/agent.h"
@@ -237,7 +238,7 @@ static void on_adopted_call_event(sip_agent *agent, nua_event_t event, int statu
     nua_bye(nh, TAG_END());
     return;
   }
-  if (event == nua_i_invite || event == nua_i_update) {
+  if (event == nua_i_invite || event == nua_i_update || event == nua_i_refer) {
     nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(agent->nua), TAG_END());
     return;
   }
@@ -281,6 +282,10 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     on_adopted_event(agent, event, status, nh);
   } else if (event == nua_i_invite && sip) {
     sip_call_incoming(agent, nh, sip);
+  } else if (event == nua_i_refer) {
+    /* A REFER outside any call of ours (see call.c for the in-call one). */
+    nua_respond(nh, SIP_603_DECLINE, NUTAG_WITH_THIS(agent->nua), TAG_END());
+    nua_handle_destroy(nh);
   } else if (event == nua_i_options || event == nua_i_message || event == nua_i_subscribe ||
              event == nua_i_notify || event == nua_i_invite) {
     /* Nobody owns this incoming request: refuse politely. */
@@ -361,7 +366,7 @@ static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
                           NUTAG_AUTOACK(1),
                           NUTAG_ENABLEINVITE(1),
                           NUTAG_EARLY_MEDIA(0),
-                          NUTAG_APPL_METHOD("UPDATE"),
+                          NUTAG_APPL_METHOD("UPDATE, REFER"),
                           NUTAG_UPDATE_REFRESH(1),
                           SIPTAG_SUPPORTED_STR("timer"),
                           TPTAG_LOG(0),

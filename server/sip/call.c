@@ -18,6 +18,14 @@
  * next CSeq, same proxy) and reports it as a status-100 event; it stops after
  * NUTAG_RETRY_COUNT(MAX_REDIRECTS) restarts and then reports the 3xx as final.
  *
+ * In-dialog requests of our own: a re-INVITE (sip_call_update_sdp) and a REFER (sip_call_refer)
+ * run on the call's handle. sofia reports the answer to a re-INVITE as nua_r_invite like the
+ * first INVITE's: phase UP tells them apart. A REFER creates sofia's implicit "refer"
+ * subscription on the handle: the transferee's NOTIFYs arrive as nua_i_notify (sofia answers
+ * them 200 itself) with a message/sipfrag body, and the subscription ends with a NOTIFY whose
+ * Subscription-State is terminated. An incoming REFER is answered by us (NUTAG_APPL_METHOD
+ * "REFER" in agent.c; by default sofia would accept it with 202 on its own) with 603.
+ *
  * Ending: ENDED is reported once; the nua handle then leaves the call at once. When sofia still
  * has work on it (BYE/CANCEL in flight, a final answer being retransmitted) the agent adopts it
  * (sip_agent_adopt_call) and destroys it when the call state reaches "terminated". ENDED caused
@@ -69,6 +77,13 @@ struct sip_call {
   char *subject;          /* "call <remote>" for logs */
   int redirects;
   bool auth_sent;         /* credentials given for the INVITE in flight */
+  sip_call_answerer answerer;
+
+  char *pending_sdp;      /* our re-INVITE's SDP while it is unanswered (NULL = none pending) */
+  bool refer_running;     /* a REFER of ours has no outcome yet */
+  char *call_id;          /* dialog identifiers, once connected (for Replaces) */
+  char *local_tag;
+  char *remote_tag;
 
   GSource *pending_end;   /* ENDED after the caller's own hangup/reject */
   int end_code;
@@ -85,6 +100,8 @@ static const char *event_name(sip_call_event_type type) {
   case SIP_CALL_ANSWERED: return "answered";
   case SIP_CALL_CONFIRMED: return "confirmed";
   case SIP_CALL_REMOTE_SDP: return "remote_sdp";
+  case SIP_CALL_REINVITE_FAILED: return "reinvite_failed";
+  case SIP_CALL_TRANSFER: return "transfer";
   case SIP_CALL_ENDED: return "ended";
   }
   return "?";
@@ -105,20 +122,35 @@ static void release_handle(sip_call *call) {
 
 /* Reports an event; for ENDED the handle is released first. The listener may free the call:
  * callers return right after emit(). */
-static void emit(sip_call *call, sip_call_event_type type, int code, const char *reason,
-                 const char *sdp) {
+static void emit_event(sip_call *call, const sip_call_event *event) {
   if (call->phase == PHASE_ENDED) return;
-  if (type == SIP_CALL_ENDED) {
+  const char *reason = event->reason ? event->reason : "";
+  if (event->type == SIP_CALL_ENDED) {
     call->phase = PHASE_ENDED;
     release_handle(call);
-    log_info("sip", call->subject, NULL, "ended: %d %s", code, reason ? reason : "");
+    log_info("sip", call->subject, NULL, "ended: %d %s", event->code, reason);
   } else {
-    log_debug("sip", call->subject, NULL, "%s %d %s", event_name(type), code, reason ? reason : "");
+    log_debug("sip", call->subject, NULL, "%s %d %s", event_name(event->type), event->code,
+              reason);
   }
-  if (call->listener) {
-    sip_call_event event = {type, code, reason, sdp};
-    call->listener(call->user_data, &event);
-  }
+  if (call->listener) call->listener(call->user_data, event);
+}
+
+static void emit(sip_call *call, sip_call_event_type type, int code, const char *reason,
+                 const char *sdp) {
+  emit_event(call, &(sip_call_event){type, code, reason, sdp, false, false});
+}
+
+/* The dialog's identifiers, for Replaces. uac: we sent the INVITE (our tag is From's). */
+static void remember_dialog(sip_call *call, const sip_t *sip, bool uac) {
+  if (!sip || !sip->sip_call_id || !sip->sip_from || !sip->sip_to) return;
+  const char *ours = uac ? sip->sip_from->a_tag : sip->sip_to->a_tag;
+  const char *theirs = uac ? sip->sip_to->a_tag : sip->sip_from->a_tag;
+  if (!ours || !theirs) return;
+  g_free(call->call_id), g_free(call->local_tag), g_free(call->remote_tag);
+  call->call_id = g_strdup(sip->sip_call_id->i_id);
+  call->local_tag = g_strdup(ours);
+  call->remote_tag = g_strdup(theirs);
 }
 
 static gboolean on_pending_end(gpointer data) {
@@ -126,7 +158,8 @@ static gboolean on_pending_end(gpointer data) {
   g_source_unref(call->pending_end);
   call->pending_end = NULL;
   if (call->listener) {
-    sip_call_event event = {SIP_CALL_ENDED, call->end_code, call->end_reason, NULL};
+    sip_call_event event = {.type = SIP_CALL_ENDED, .code = call->end_code,
+                            .reason = call->end_reason};
     call->listener(call->user_data, &event);
   }
   return G_SOURCE_REMOVE;
@@ -279,6 +312,7 @@ static void on_invite_answer(sip_call *call, int status, const char *phrase, con
   }
   if (status < 300) {
     call->phase = PHASE_UP;
+    remember_dialog(call, sip, true);
     /* From now on sofia restarts nothing by itself (no cached credentials for a BYE). */
     nua_set_hparams(call->nh, NUTAG_RETRY_COUNT(0), TAG_END());
     char *sdp = sdp_of(sip);
@@ -291,18 +325,99 @@ static void on_invite_answer(sip_call *call, int status, const char *phrase, con
   on_invite_failed(call, status, phrase, sip, remote);
 }
 
+/* ---- our re-INVITE and REFER ---- */
+
+static void on_reinvite_answer(sip_call *call, int status, const char *phrase, const sip_t *sip) {
+  if (status < 200 || !call->pending_sdp) return;
+  char reason[160];
+  snprintf(reason, sizeof reason, "%d %s", status, phrase ? phrase : "");
+  if (status >= 300) {
+    g_clear_pointer(&call->pending_sdp, g_free);
+    log_info("sip", call->subject, NULL, "our re-INVITE failed: %s", reason);
+    emit(call, SIP_CALL_REINVITE_FAILED, status, reason, NULL);
+    return;
+  }
+  g_free(call->local_sdp);
+  call->local_sdp = call->pending_sdp;
+  call->pending_sdp = NULL;
+  char *sdp = sdp_of(sip);
+  emit_event(call, &(sip_call_event){SIP_CALL_REMOTE_SDP, status, reason, sdp, false, false});
+  g_free(sdp);
+}
+
+static void transfer_event(sip_call *call, int code, const char *reason, bool final) {
+  if (!call->refer_running) return; /* the outcome was reported already */
+  if (final) call->refer_running = false;
+  log_info("sip", call->subject, NULL, "transfer: %d %s%s", code, reason, final ? " (final)" : "");
+  emit_event(call, &(sip_call_event){SIP_CALL_TRANSFER, code, reason, NULL, false, final});
+}
+
+static void on_refer_answer(sip_call *call, int status, const char *phrase) {
+  if (status < 200) return;
+  char reason[160];
+  if (status < 300) {
+    snprintf(reason, sizeof reason, "%d %s", status, phrase ? phrase : "");
+    transfer_event(call, status, reason, false);
+  } else {
+    snprintf(reason, sizeof reason, "REFER refused: %d %s", status, phrase ? phrase : "");
+    transfer_event(call, status, reason, true);
+  }
+}
+
+/* "SIP/2.0 180 Ringing" (the sipfrag's first line) -> 180, "180 Ringing"; 0 if unreadable. */
+static int sipfrag_status(const sip_t *sip, char *reason, size_t reason_len) {
+  snprintf(reason, reason_len, "unreadable transfer report");
+  if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data) return 0;
+  char *text = g_strndup(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+  int code = 0, end = 0;
+  if (sscanf(text, "SIP/2.0 %3d %n", &code, &end) >= 1 && code >= 100 && code <= 699) {
+    size_t phrase_len = strcspn(text + end, "\r\n");
+    snprintf(reason, reason_len, "%d %.*s", code, (int)MIN(phrase_len, 100), text + end);
+  } else {
+    code = 0;
+  }
+  g_free(text);
+  return code;
+}
+
+static void on_notify(sip_call *call, const sip_t *sip, const tagi_t *tags) {
+  if (!call->refer_running) return;
+  char reason[160];
+  int code = sipfrag_status(sip, reason, sizeof reason);
+  int substate = -1;
+  tl_gets(tags, NUTAG_SUBSTATE_REF(substate), TAG_END());
+  bool terminated = substate == nua_substate_terminated;
+  if (code >= 200) {
+    transfer_event(call, code, reason, true);
+  } else if (terminated) {
+    transfer_event(call, 0, "the far end stopped reporting before the transfer had a result",
+                   true);
+  } else if (code > 0) {
+    transfer_event(call, code, reason, false);
+  }
+}
+
 /* ---- in-dialog requests from the far end ---- */
 
-/* re-INVITE / UPDATE: answer with our current SDP; report theirs. */
+/* re-INVITE / UPDATE: answer with our current SDP (or the answerer's); report theirs. */
 static void on_offer(sip_call *call, const sip_t *sip) {
   nua_t *nua = sip_agent_nua(call->agent);
   char *sdp = sdp_of(sip);
+  char *answer = sdp && call->answerer ? call->answerer(call->user_data, sdp, call->local_sdp)
+                                       : NULL;
+  if (answer) {
+    g_free(call->local_sdp);
+    call->local_sdp = g_strdup(answer);
+    free(answer);
+  }
   bool with_sdp = sdp || !!call->local_sdp;
   nua_respond(call->nh, SIP_200_OK, NUTAG_WITH_THIS(nua),
               TAG_IF(with_sdp && call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
               TAG_IF(with_sdp && call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
               TAG_END());
-  if (sdp) emit(call, SIP_CALL_REMOTE_SDP, 200, "new SDP from far end", sdp);
+  if (sdp)
+    emit_event(call, &(sip_call_event){SIP_CALL_REMOTE_SDP, 200, "new SDP from far end", sdp,
+                                       true, false});
   g_free(sdp);
 }
 
@@ -310,6 +425,7 @@ static void on_ack(sip_call *call, const sip_t *sip) {
   char *sdp = sdp_of(sip);
   if (call->phase == PHASE_ANSWERING) {
     call->phase = PHASE_UP;
+    remember_dialog(call, sip, false);
     emit(call, SIP_CALL_CONFIRMED, 200, "ACK", sdp);
   } else if (sdp) {
     emit(call, SIP_CALL_REMOTE_SDP, 200, "new SDP from far end", sdp);
@@ -336,7 +452,18 @@ static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int stat
   sip_call *call = (sip_call *)owner;
   switch (event) {
   case nua_r_invite:
-    if (call->outbound) on_invite_answer(call, status, phrase, sip, remote);
+    if (call->phase == PHASE_UP) on_reinvite_answer(call, status, phrase, sip);
+    else if (call->outbound) on_invite_answer(call, status, phrase, sip, remote);
+    break;
+  case nua_r_refer:
+    on_refer_answer(call, status, phrase);
+    break;
+  case nua_i_notify:
+    on_notify(call, sip, tags);
+    break;
+  case nua_i_refer:
+    log_info("sip", call->subject, NULL, "REFER from the far end: 603 (transfers are ours to make)");
+    nua_respond(call->nh, SIP_603_DECLINE, NUTAG_WITH_THIS(sip_agent_nua(call->agent)), TAG_END());
     break;
   case nua_i_invite:
   case nua_i_update:
@@ -453,6 +580,10 @@ void sip_call_set_listener(sip_call *call, sip_call_listener listener, void *use
   call->user_data = user_data;
 }
 
+void sip_call_set_answerer(sip_call *call, sip_call_answerer answerer) {
+  call->answerer = answerer;
+}
+
 void sip_call_ringing(sip_call *call) {
   if (call->outbound || call->phase != PHASE_OFFERED || !call->nh) return;
   nua_respond(call->nh, SIP_180_RINGING, TAG_END());
@@ -511,7 +642,61 @@ void sip_call_free(sip_call *call) {
   call_route_free(call->route);
   g_free(call->to), g_free(call->remote_uri), g_free(call->local_sdp), g_free(call->subject);
   g_free(call->end_reason);
+  g_free(call->pending_sdp), g_free(call->call_id), g_free(call->local_tag);
+  g_free(call->remote_tag);
   g_free(call);
 }
 
 const char *sip_call_remote_uri(const sip_call *call) { return call->remote_uri; }
+const char *sip_call_local_sdp(const sip_call *call) { return call->local_sdp; }
+
+/* ---- in-dialog requests of our own ---- */
+
+bool sip_call_update_sdp(sip_call *call, const char *sdp) {
+  if (call->phase != PHASE_UP || !call->nh || call->pending_sdp || !sdp || !*sdp) return false;
+  call->pending_sdp = g_strdup(sdp);
+  char *contact = call->outbound ? g_strdup(call->route->contact)
+                                 : call_route_contact(sip_agent_config(call->agent), call->account);
+  log_info("sip", call->subject, NULL, "re-INVITE (new local SDP)");
+  nua_invite(call->nh, TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
+             SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->pending_sdp),
+             TAG_END());
+  g_free(contact);
+  return true;
+}
+
+bool sip_call_refer(sip_call *call, const char *refer_to) {
+  if (call->phase != PHASE_UP || !call->nh || call->refer_running || !refer_to || !*refer_to)
+    return false;
+  char *target = refer_to[0] == '<' ? g_strdup(refer_to) : g_strdup_printf("<%s>", refer_to);
+  call->refer_running = true;
+  log_info("sip", call->subject, NULL, "REFER to %s", target);
+  nua_refer(call->nh, SIPTAG_REFER_TO_STR(target), TAG_END());
+  g_free(target);
+  return true;
+}
+
+/* RFC 3261 hvalue: unreserved and hnv-unreserved characters stay, the rest is %XX. */
+static void append_escaped(GString *out, const char *text) {
+  static const char keep[] = "-_.!~*'()[]/?:+$";
+  for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+    if (g_ascii_isalnum(*c) || strchr(keep, *c)) g_string_append_c(out, (char)*c);
+    else g_string_append_printf(out, "%%%02X", *c);
+  }
+}
+
+bool sip_call_replaces(const sip_call *call, char *out, size_t out_len) {
+  if (out_len) out[0] = '\0';
+  if (call->phase != PHASE_UP || !call->call_id) return false;
+  /* RFC 3891 3: the receiver compares to-tag with its local tag, from-tag with its remote one;
+   * the receiver is this call's far end, so to-tag is its tag and from-tag ours. */
+  char *value = g_strdup_printf("%s;to-tag=%s;from-tag=%s", call->call_id, call->remote_tag,
+                                call->local_tag);
+  GString *escaped = g_string_new(NULL);
+  append_escaped(escaped, value);
+  bool fits = escaped->len < out_len;
+  if (fits) memcpy(out, escaped->str, escaped->len + 1);
+  g_free(value);
+  g_string_free(escaped, TRUE);
+  return fits;
+}

@@ -357,3 +357,207 @@ test('media flows: a second browser as the far end plays 1 kHz, the page hears i
   await result().filter({ hasText: 'You hung up.' }).waitFor();
   assert.deepEqual(farBrowser.errors, []);
 });
+
+// --- hold / resume, transfer, call waiting (the server's side played with push()) ---------
+
+// Dials `to` and answers it from the fake server; resolves with the page's `call` message.
+async function connectedCall(server, to) {
+  const call = await dial(server, to);
+  server.push({ type: 'answered', call_id: call.call_id, sdp: fakeAnswerSdp(call.sdp), codec: 'PCMU/8000', encryption: ENCRYPTION });
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  return call;
+}
+
+const sentAfter = (server, index, pred) => server.received.slice(index).map(({ msg }) => msg).filter(pred);
+
+test('hold and resume follow call_state; the far end holding us is shown too', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  const call = await connectedCall(server, 'sip:bob@example.test');
+  const hold = page.getByRole('button', { name: 'Hold', exact: true });
+  assert.equal(await hold.getAttribute('aria-pressed'), 'false');
+
+  await hold.click();
+  const req = await server.waitFor((m) => m.type === 'hold', { what: 'a hold' });
+  assert.equal(req.call_id, call.call_id);
+  // Until the server confirms, the button says it is working and cannot be pressed twice.
+  await page.locator('#call-hold').filter({ hasText: 'Holding…' }).waitFor();
+  assert.equal(await page.locator('#call-hold').isDisabled(), true);
+  server.push({ type: 'call_state', id: req.id, call_id: call.call_id, state: 'held', local_hold: true, remote_hold: false });
+  await callState().filter({ hasText: 'On hold' }).waitFor();
+  const resume = page.getByRole('button', { name: 'Resume', exact: true });
+  assert.equal(await resume.getAttribute('aria-pressed'), 'true');
+  assert.equal(await page.getByRole('button', { name: '5', exact: true }).isDisabled(), true, 'no keypad tones to a held call');
+  await page.waitForTimeout(1100);
+  await shoot('on-hold');
+
+  await resume.click();
+  const res = await server.waitFor((m) => m.type === 'resume', { what: 'a resume' });
+  server.push({ type: 'call_state', id: res.id, call_id: call.call_id, state: 'active', local_hold: false, remote_hold: false });
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  assert.equal(await hold.getAttribute('aria-pressed'), 'false');
+
+  // The far end puts us on hold (an event, no id), then takes us back.
+  server.push({ type: 'call_state', call_id: call.call_id, state: 'remote_held', local_hold: false, remote_hold: true });
+  await callState().filter({ hasText: 'Held by the other side' }).waitFor();
+  await shoot('remote-held');
+  server.push({ type: 'call_state', call_id: call.call_id, state: 'active', local_hold: false, remote_hold: false });
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+
+  // A hold the far end refuses: the call stays connected and the panel says why.
+  await hold.click();
+  const again = await server.waitFor((m) => m.type === 'hold' && m.id !== req.id, { what: 'a second hold' });
+  server.push({ type: 'call_state', id: again.id, call_id: call.call_id, state: 'active', local_hold: false, remote_hold: false, hold_failed: '488 Not Acceptable Here', code: 488 });
+  await page.locator('#call-note').filter({ hasText: 'could not be put on hold: 488 Not Acceptable Here' }).waitFor();
+  assert.equal(await callState().textContent(), 'Connected');
+  assert.equal(await hold.isEnabled(), true);
+
+  // An error answer (e.g. a server without hold) is a note as well.
+  await hold.click();
+  const third = await server.waitFor((m) => m.type === 'hold' && ![req.id, again.id].includes(m.id), { what: 'a third hold' });
+  server.push({ type: 'error', id: third.id, call_id: call.call_id, code: 'not_implemented', message: 'hold is not implemented in this build' });
+  await page.locator('#call-note').filter({ hasText: 'Hold is not implemented in this build.' }).waitFor();
+  assert.equal(await hold.isEnabled(), true);
+  await page.getByRole('button', { name: 'Hang up' }).click();
+});
+
+test('blind transfer: the typed target goes out as transfer {to}; "transferred" ends the call', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  const call = await connectedCall(server, 'sip:bob@example.test');
+  const transfer = page.getByRole('button', { name: 'Transfer', exact: true });
+  await transfer.click();
+  assert.equal(await transfer.getAttribute('aria-expanded'), 'true');
+  assert.equal(await evalCall(() => document.activeElement?.id), 'transfer-to');
+  assert.equal(await page.locator('#transfer-attended').isVisible(), false, 'no other call: blind only');
+  // Nothing typed, or garbage: refused in words, nothing sent.
+  await page.locator('#transfer-go').click();
+  await page.locator('#transfer-error').filter({ hasText: 'Enter the number or SIP address' }).waitFor();
+  await page.getByLabel('Transfer to').fill('carol@example.test');
+  await shoot('transfer');
+  await page.getByLabel('Transfer to').press('Enter');
+  const req = await server.waitFor((m) => m.type === 'transfer', { what: 'a transfer' });
+  assert.deepEqual([req.call_id, req.to, req.replaces], [call.call_id, 'sip:carol@example.test', undefined]);
+  assert.equal(await page.locator('#transfer-form').isVisible(), false);
+  server.push({ type: 'call_state', id: req.id, call_id: call.call_id, state: 'transferring', code: 0, reason: 'REFER sent', local_hold: false, remote_hold: false });
+  await callState().filter({ hasText: 'Transferring…' }).waitFor();
+  assert.equal(await page.locator('#call-hold').isDisabled(), true);
+  server.push({ type: 'call_state', call_id: call.call_id, state: 'transferring', code: 200, reason: 'OK', local_hold: false, remote_hold: false });
+  server.push({ type: 'hangup', call_id: call.call_id, code: 0, reason: 'transferred' });
+  await result().filter({ hasText: 'The call was transferred.' }).waitFor();
+
+  // A transfer that fails: the call goes on, the panel says why.
+  const second = await connectedCall(server, 'sip:bob@example.test');
+  await transfer.click();
+  await page.getByLabel('Transfer to').fill('+1 555 0100');
+  await page.locator('#transfer-go').click();
+  const req2 = await server.waitFor((m) => m.type === 'transfer' && m.call_id === second.call_id, { what: 'a second transfer' });
+  assert.equal(req2.to, '+15550100');
+  server.push({ type: 'call_state', call_id: second.call_id, state: 'active', local_hold: false, remote_hold: false, transfer_failed: '603 Declined', code: 603 });
+  await page.locator('#call-note').filter({ hasText: 'The call was not transferred: 603 Declined (603).' }).waitFor();
+  assert.equal(await callState().textContent(), 'Connected');
+  assert.equal(await transfer.isEnabled(), true);
+  await page.getByRole('button', { name: 'Hang up' }).click();
+});
+
+test('call waiting: Accept holds the current call first; attended transfer joins the two calls', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  const first = await connectedCall(server, 'sip:bob@example.test');
+
+  server.push({ type: 'incoming', call_id: 'in-w', from: 'sip:carol@example.test', display: 'Carol', to: 'sip:1001@pbx.example.test', account: 'office', sdp: fakeOfferSdp() });
+  const banner = page.locator('#call-waiting');
+  await banner.waitFor();
+  assert.equal(await page.locator('#waiting-peer').textContent(), 'Carol');
+  assert.equal(await page.locator('#waiting-hint').textContent(), 'Accepting puts bob@example.test on hold.');
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), 'waiting');
+  assert.equal(await callState().textContent(), 'Connected', 'the first call stays on screen');
+  assert.ok(!server.received.some(({ msg }) => msg.call_id === 'in-w'), 'the waiting call was answered or rejected by itself');
+  await page.waitForTimeout(1100);
+  await shoot('call-waiting');
+
+  const mark = server.received.length;
+  await banner.getByRole('button', { name: 'Accept' }).click();
+  const hold = await server.waitFor((m) => m.type === 'hold', { what: 'a hold of the first call' });
+  assert.equal(hold.call_id, first.call_id);
+  await page.waitForTimeout(300);
+  assert.deepEqual(sentAfter(server, mark, (m) => m.type === 'accept'), [], 'accepted before the first call was held');
+  server.push({ type: 'call_state', id: hold.id, call_id: first.call_id, state: 'held', local_hold: true, remote_hold: false });
+  const accept = await server.waitFor((m) => m.type === 'accept', { what: 'the accept of the waiting call' });
+  assert.equal(accept.call_id, 'in-w');
+  await page.locator('#call-peer').filter({ hasText: 'Carol' }).waitFor();
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  assert.equal(await banner.isVisible(), false);
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), null);
+  const other = page.locator('#other-calls > li');
+  await other.filter({ hasText: 'bob@example.test' }).filter({ hasText: 'On hold' }).waitFor();
+  await page.waitForTimeout(1100);
+  await shoot('two-calls');
+
+  // Switch: Carol goes on hold, Bob is resumed and comes on screen; then back again.
+  await page.getByRole('button', { name: 'Switch to bob@example.test' }).click();
+  const holdCarol = await server.waitFor((m) => m.type === 'hold' && m.call_id === 'in-w', { what: 'a hold of Carol' });
+  server.push({ type: 'call_state', id: holdCarol.id, call_id: 'in-w', state: 'held', local_hold: true, remote_hold: false });
+  const resumeBob = await server.waitFor((m) => m.type === 'resume' && m.call_id === first.call_id, { what: 'a resume of Bob' });
+  await page.locator('#call-peer').filter({ hasText: 'bob@example.test' }).waitFor();
+  server.push({ type: 'call_state', id: resumeBob.id, call_id: first.call_id, state: 'active', local_hold: false, remote_hold: false });
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  await other.filter({ hasText: 'Carol' }).filter({ hasText: 'On hold' }).waitFor();
+
+  // Attended transfer from Bob's call: connect Bob with Carol.
+  await page.getByRole('button', { name: 'Transfer', exact: true }).click();
+  await page.locator('#transfer-attended').waitFor();
+  await page.getByRole('button', { name: 'Connect with Carol' }).click();
+  const req = await server.waitFor((m) => m.type === 'transfer', { what: 'an attended transfer' });
+  assert.deepEqual([req.call_id, req.replaces, req.to], [first.call_id, 'in-w', undefined]);
+  server.push({ type: 'call_state', id: req.id, call_id: first.call_id, state: 'transferring', code: 0, reason: 'REFER sent', local_hold: false, remote_hold: false });
+  await callState().filter({ hasText: 'Transferring…' }).waitFor();
+  server.push({ type: 'hangup', call_id: 'in-w', code: 0, reason: 'transferred' });
+  server.push({ type: 'hangup', call_id: first.call_id, code: 0, reason: 'transferred' });
+  await result().filter({ hasText: 'The call was transferred.' }).waitFor();
+  assert.equal(await page.locator('#in-call').isVisible(), false);
+  assert.equal(await evalCall(() => window.tabphone.calls.calls.size), 0);
+});
+
+test('call waiting: Reject answers 486; a waiting call the caller gives up is a missed call; a third call is busy', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  const first = await connectedCall(server, 'sip:bob@example.test');
+  const offer = (id, user) => ({ type: 'incoming', call_id: id, from: `sip:${user}@example.test`, display: '', to: 'sip:1001@pbx.example.test', account: 'office', sdp: fakeOfferSdp() });
+
+  server.push(offer('in-a', 'dave'));
+  await page.locator('#call-waiting').waitFor();
+  // A third call while one waits is turned down as busy at once.
+  server.push(offer('in-b', 'erin'));
+  const busy = await server.waitFor((m) => m.type === 'reject' && m.call_id === 'in-b', { what: 'a 486 for the third call' });
+  assert.equal(busy.code, 486);
+  await page.locator('#call-waiting').getByRole('button', { name: 'Reject' }).click();
+  const reject = await server.waitFor((m) => m.type === 'reject' && m.call_id === 'in-a', { what: 'a reject' });
+  assert.equal(reject.code, 486);
+  await page.locator('#call-waiting').waitFor({ state: 'hidden' });
+  assert.equal(await callState().textContent(), 'Connected');
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), null);
+
+  server.push(offer('in-c', 'frank'));
+  await page.locator('#call-waiting').waitFor();
+  server.push({ type: 'hangup', call_id: 'in-c', code: 487, reason: 'Request Terminated' });
+  await page.locator('#call-waiting').waitFor({ state: 'hidden' });
+  await page.locator('#history-badge').filter({ hasText: /\d/ }).waitFor();
+  assert.ok(!server.received.some(({ msg }) => msg.call_id === 'in-c'), 'the page answered a call the caller gave up');
+
+  // The first call ending while a call waits: the waiting call rings as an ordinary call.
+  server.push(offer('in-d', 'gina'));
+  await page.locator('#call-waiting').waitFor();
+  server.push({ type: 'hangup', call_id: first.call_id, code: 200, reason: 'OK' });
+  await page.locator('#incoming').waitFor();
+  assert.equal(await page.locator('#incoming-peer').textContent(), 'gina@example.test');
+  assert.equal(await evalCall(() => window.tabphone.tones.playing), 'ring');
+  await page.getByRole('button', { name: 'Accept' }).click();
+  const accept = await server.waitFor((m) => m.type === 'accept', { what: 'an accept' });
+  assert.equal(accept.call_id, 'in-d');
+  assert.deepEqual(sentAfter(server, 0, (m) => m.type === 'hold'), [], 'nothing to hold');
+  await callState().filter({ hasText: 'Connected' }).waitFor();
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  const kinds = await evalCall(() => window.tabphone.history.list().map((e) => `${e.kind}:${e.peerUri}`));
+  assert.deepEqual(kinds.slice(0, 4), ['incoming:sip:gina@example.test', 'outgoing:sip:bob@example.test', 'missed:sip:frank@example.test', 'incoming:sip:dave@example.test']);
+});

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, fetchRaw } from '../lib/server.mjs';
 import { startBaresip } from '../lib/baresip.mjs';
+import { startSipp } from '../lib/sip-peers.mjs';
 import { sharedBrowser, call, acceptIncoming, measure, hangup, nextHangup, sleep, near } from './lib/raw-call.mjs';
 
 const { openTab } = sharedBrowser();
@@ -34,6 +35,66 @@ function callExpectingHangup(page, to, { rewrite, fromAccount } = {}) {
     return h;
   }, { to, rewrite, fromAccount });
 }
+
+test('a busy far end ends the call with 486 Busy Here', async () => {
+  const srv = await startServer();
+  const busy = await startSipp('uas-busy.xml');
+  try {
+    const page = await openTab(srv);
+    const h = await callExpectingHangup(page, `sip:busy@127.0.0.1:${busy.port}`);
+    assert.equal(h.code, 486);
+    assert.match(h.reason, /486 Busy Here/);
+    assert.equal(await callsLeft(srv), 0);
+    await page.close();
+  } finally {
+    await busy.stop();
+    await srv.stop();
+  }
+});
+
+test('a far end that sends no RTP is hung up with rtp_timeout and BYE', async () => {
+  const srv = await startServer({ config: { media: { rtp_timeout: 3 } } });
+  const silent = await startSipp('uas-answer.xml'); // answers with SDP, never sends RTP
+  try {
+    const page = await openTab(srv);
+    const t0 = Date.now();
+    const h = await callExpectingHangup(page, `sip:silent@127.0.0.1:${silent.port}`);
+    assert.equal(h.reason, 'rtp_timeout');
+    assert.ok(Date.now() - t0 < 8000, `timeout took ${Date.now() - t0} ms`);
+    for (let i = 0; i < 30 && !/BYE sip:/.test(silent.messages()); i++) await sleep(100);
+    assert.match(silent.messages(), /BYE sip:/, 'the far end got a BYE');
+    assert.equal(await callsLeft(srv), 0);
+    await page.close();
+  } finally {
+    await silent.stop();
+    await srv.stop();
+  }
+});
+
+test('the first tab to accept wins; the others hear answered_elsewhere', async () => {
+  const srv = await startServer({ config: { 'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' } } });
+  let phone;
+  try {
+    const first = await openTab(srv);
+    const second = await openTab(srv);
+    phone = await startBaresip({ user: 'caller', toneHz: 880, dial: `sip:alice@127.0.0.1:${srv.sipPort}` });
+    const [, incoming] = await Promise.all([
+      first.evaluate(() => window.rc.next('incoming', 20000)),
+      acceptIncoming(second),
+    ]);
+    const h = await first.evaluate(() => window.rc.next('hangup', 5000));
+    assert.equal(h.call_id, incoming.call_id);
+    assert.equal(h.reason, 'answered_elsewhere');
+    await sleep(2000);
+    assert.ok(near((await measure(second)).frequency, 880));
+    await hangup(second);
+    await first.close();
+    await second.close();
+  } finally {
+    await phone?.stop();
+    await srv.stop();
+  }
+});
 
 test('a tab rejecting an inbound call answers the caller 486', async () => {
   const srv = await startServer({ config: { 'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' } } });

@@ -56,6 +56,28 @@ test('an outbound call to a SIP phone carries audio both ways', async () => {
   }
 });
 
+test('an Opus-capable far end gets Opus end to end (no transcoding)', async () => {
+  const srv = await startServer();
+  const phone = await startBaresip({ toneHz: 880, codecs: 'opus' });
+  try {
+    const page = await openTab(srv);
+    const answered = await call(page, phone.uri);
+    assert.equal(answered.codec, 'opus/48000/2');
+    await sleep(3000);
+    const m = await measure(page);
+    assert.ok(near(m.frequency, 880), `tab heard ${m.frequency} Hz`);
+    await hangup(page);
+    await phone.waitFor(/terminated|closed/);
+    await sleep(500);
+    const heard = phone.heard();
+    assert.ok(near(heard.frequency, 440, 20), `phone heard ${JSON.stringify(heard)}`);
+    await page.close();
+  } finally {
+    await phone.stop();
+    await srv.stop();
+  }
+});
+
 test('an inbound call from a SIP phone rings the tab and carries audio both ways', async () => {
   const srv = await startServer({ config: { 'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' } } });
   let phone;

@@ -16,18 +16,46 @@ import { freePort } from './sip-peers.mjs';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Makes (once) an 8 kHz mono tone WAV and returns its path. */
-export function toneFile(hz, dir = os.tmpdir(), rate = 8000) {
-  const file = path.join(dir, `tabphone-tone-${hz}-${rate}.wav`);
+export function toneFile(hz, dir = os.tmpdir(), rate = 8000, channels = 1) {
+  const file = path.join(dir, `tabphone-tone-${hz}-${rate}-${channels}.wav`);
   if (!fs.existsSync(file)) {
-    const r = spawnSync('sox', ['-n', '-r', String(rate), '-c', '1', '-b', '16', file, 'synth', '120', 'sine', String(hz), 'vol', '0.5']);
+    const r = spawnSync('sox', ['-n', '-r', String(rate), '-c', String(channels), '-b', '16', file, 'synth', '120', 'sine', String(hz), 'vol', '0.5']);
     if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
   }
   return file;
 }
 
-/** sox's "stat" of a WAV file: { seconds, rms, frequency }. */
+/**
+ * Length, RMS and dominant frequency of a 16-bit PCM WAV file: { seconds, rms, frequency }.
+ * The frequency comes from rising zero crossings of the first channel (exact for the clean
+ * test tones; sox's "Rough frequency" misreads 48 kHz stereo recordings).
+ */
 export function soxStat(file) {
-  const r = spawnSync('sox', [file, '-n', 'stat'], { encoding: 'utf8' });
+  const wav = fs.readFileSync(file);
+  let pos = 12, channels = 1, rate = 8000, data = null;
+  while (pos + 8 <= wav.length) {
+    const id = wav.toString('ascii', pos, pos + 4);
+    const size = wav.readUInt32LE(pos + 4);
+    if (id === 'fmt ') { channels = wav.readUInt16LE(pos + 10); rate = wav.readUInt32LE(pos + 12); }
+    if (id === 'data') { data = wav.subarray(pos + 8, Math.min(wav.length, pos + 8 + size)); break; }
+    pos += 8 + size + (size & 1);
+  }
+  if (!data) return { seconds: 0, rms: 0, frequency: 0 };
+  const frames = Math.floor(data.length / (2 * channels));
+  let sumSquares = 0, crossings = 0, previous = 0;
+  for (let i = 0; i < frames; i++) {
+    const v = data.readInt16LE(i * 2 * channels) / 32768;
+    sumSquares += v * v;
+    if (previous < 0 && v >= 0) crossings++;
+    previous = v;
+  }
+  const seconds = frames / rate;
+  return { seconds, rms: frames ? Math.sqrt(sumSquares / frames) : 0, frequency: seconds ? Math.round(crossings / seconds) : 0 };
+}
+
+/** sox's "stat" of `len` seconds of a WAV file from `start`: { seconds, rms, frequency }. */
+export function soxStatRange(file, start, len) {
+  const r = spawnSync('sox', [file, '-n', 'trim', String(start), String(len), 'stat'], { encoding: 'utf8' });
   const num = (label) => {
     const m = r.stderr.match(new RegExp(`${label}:\\s+(-?[0-9.]+)`));
     return m ? Number(m[1]) : NaN;
@@ -40,6 +68,7 @@ export async function startBaresip({ toneHz = 880, user = 'phone', codecs = 'PCM
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabphone-baresip-'));
   const recordings = path.join(dir, 'rec');
   fs.mkdirSync(recordings);
+  const opus = /opus/i.test(codecs);
   const rtpBase = 30000 + Math.floor(Math.random() * 20000);
   fs.writeFileSync(path.join(dir, 'config'), [
     'poll_method epoll',
@@ -47,20 +76,23 @@ export async function startBaresip({ toneHz = 880, user = 'phone', codecs = 'PCM
     'sip_transports udp',
     'net_interface 127.0.0.1',
     'call_local_timeout 120',
-    `audio_source aufile,${toneFile(toneHz)}`,
+    // Opus runs at 48 kHz stereo: baresip 1.0's aufile source must match the codec exactly.
+    `audio_source aufile,${opus ? toneFile(toneHz, os.tmpdir(), 48000, 2) : toneFile(toneHz)}`,
     'audio_player aubridge,nil',
     'audio_alert aubridge,nil',
-    'audio_srate 8000',
-    'audio_channels 1',
+    `audio_srate ${opus ? 48000 : 8000}`,
+    `audio_channels ${opus ? 2 : 1}`,
     `rtp_ports ${rtpBase}-${rtpBase + 200}`,
     'module_path /usr/lib/baresip/modules',
-    'module g711.so', 'module g722.so', 'module aufile.so', 'module aubridge.so', 'module sndfile.so',
+    'module g711.so', 'module g722.so', 'module opus.so', 'module aufile.so', 'module aubridge.so', 'module sndfile.so',
     'module_app account.so', 'module_app menu.so',
     `snd_path ${recordings}`,
     '',
   ].join('\n'));
   const answer = autoAnswer ? ';answermode=auto' : '';
-  fs.writeFileSync(path.join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${port}>;regint=0${answer};audio_codecs=${codecs}\n`);
+  // baresip names Opus by its full format.
+  const codecList = codecs.split(',').map((c) => (/^opus$/i.test(c.trim()) ? 'opus/48000/2' : c.trim())).join(',');
+  fs.writeFileSync(path.join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${port}>;regint=0${answer};audio_codecs=${codecList}\n`);
 
   const args = ['-f', dir, '-t', String(lifetimeSec)];
   if (dial) args.push('-e', `/dial ${dial}`);
@@ -90,6 +122,17 @@ export async function startBaresip({ toneHz = 880, user = 'phone', codecs = 'PCM
       const files = fs.readdirSync(recordings).filter((f) => f.endsWith('-dec.wav')).sort();
       if (!files.length) return { seconds: 0, rms: 0, frequency: 0 };
       return soxStat(path.join(recordings, files[files.length - 1]));
+    },
+    /**
+     * What the phone heard in slices of its newest recording: segments is [[start, len], ...]
+     * in seconds from the recording's start (its first decoded frame); returns one
+     * { seconds, rms, frequency } per slice. For checks like "silent while muted".
+     */
+    heardSegments(segments) {
+      const files = fs.readdirSync(recordings).filter((f) => f.endsWith('-dec.wav')).sort();
+      if (!files.length) return segments.map(() => ({ seconds: 0, rms: 0, frequency: 0 }));
+      const file = path.join(recordings, files[files.length - 1]);
+      return segments.map(([start, len]) => soxStatRange(file, start, len));
     },
     async stop() {
       if (proc.exitCode === null) proc.kill('SIGTERM');

@@ -133,7 +133,7 @@ test('repeated abuse closes the connection', async () => {
   } finally { await srv.stop(); }
 });
 
-test('in-call messages for an unknown call_id get unknown_call; hold is not_implemented yet', async () => {
+test('in-call messages for an unknown call_id get unknown_call (hold included)', async () => {
   const srv = await startServer();
   try {
     const c = await SignalClient.connect(srv.wsUrl);
@@ -142,7 +142,7 @@ test('in-call messages for an unknown call_id get unknown_call; hold is not_impl
     assert.equal(h.code, 'unknown_call');
     assert.equal(h.call_id, 'nope');
     const hold = await c.request({ type: 'hold', call_id: 'nope' });
-    assert.equal(hold.code, 'not_implemented');
+    assert.equal(hold.code, 'unknown_call');
     await c.close();
   } finally { await srv.stop(); }
 });

@@ -19,7 +19,7 @@ const REALM = 'tabphone-test';
 
 function probePath() {
   if (process.env.CALL_PROBE) return process.env.CALL_PROBE;
-  for (const dir of ['build-call', 'build-sip', 'build']) {
+  for (const dir of ['build-call', 'build-sip', 'build-ht', 'build']) {
     const p = path.join(repoRoot, dir, 'tests', 'sip', 'call_probe');
     if (fs.existsSync(p)) return p;
   }
@@ -203,6 +203,63 @@ describe('outbound calls', { concurrency: true }, () => {
     assert.equal(ended(r).code, 302, JSON.stringify(r.events));
     assert.match(ended(r).reason, /too many redirects \(3\)/);
     assert.equal(count(r.messages, /^\s*INVITE /gm), 4);
+  });
+});
+
+describe('hold, resume and transfer (in-dialog requests of ours)', { concurrency: true }, () => {
+  /** The SIP requests sipp received, in order ("INVITE", "ACK", "REFER"...). */
+  const received = (messages) => [...messages.matchAll(/UDP message received \[\d+\] bytes :\s*\n\s*([A-Z]+) /g)].map((m) => m[1]);
+
+  test('hold sends a=sendonly, resume a=sendrecv; both answers come back as remote_sdp', async () => {
+    const r = await outbound('uas-hold.xml', { args: ['--hold-after', '200', '--resume-after', '200', '--hangup-after', '1500'] });
+    assert.equal(r.code, 0, r.stderr);
+    const answers = r.events.filter((e) => e.type === 'remote_sdp');
+    assert.deepEqual(answers.map((e) => [e.offer, e.sdp.match(/a=(sendrecv|recvonly|sendonly|inactive)/)[1]]),
+      [[false, 'recvonly'], [false, 'sendrecv']], JSON.stringify(r.events));
+    assert.deepEqual(received(r.messages), ['INVITE', 'ACK', 'INVITE', 'ACK', 'INVITE', 'ACK', 'BYE']);
+    const invites = r.messages.split(/-{10,}/).filter((m) => /received[^\n]*\n\s*INVITE /.test(m));
+    assert.match(invites[1], /a=sendonly/);
+    assert.match(invites[1], /o=- 4242 2 IN IP4/);
+    assert.match(invites[2], /a=sendrecv/);
+    assert.doesNotMatch(invites[1], /Authorization:/i);
+    assert.equal(ended(r).reason, 'hung up');
+  });
+
+  test('a refused re-INVITE (491) is reinvite_failed and the call goes on', async () => {
+    const r = await outbound('uas-reinvite-491.xml', { args: ['--hold-after', '200', '--hangup-after', '1500'] });
+    const failed = r.events.find((e) => e.type === 'reinvite_failed');
+    assert.ok(failed, JSON.stringify(r.events));
+    assert.deepEqual([failed.code, failed.reason], [491, '491 Request Pending']);
+    assert.equal(ended(r).reason, 'hung up'); // our own BYE, later: the 491 did not end the call
+    assert.match(r.messages, /BYE sip:/);
+  });
+
+  test('REFER: 202, NOTIFY 100 then NOTIFY 200 sipfrag -> transfer events, final 200', async () => {
+    const r = await outbound('uas-refer.xml', { args: ['--refer', 'sip:carol@127.0.0.1:5099'],
+      sippArgs: ['-m', '1', '-t', 'u1', '-key', 'frag_code', '200', '-key', 'frag_phrase', 'OK'] });
+    assert.equal(r.code, 0, r.stderr);
+    const transfer = r.events.filter((e) => e.type === 'transfer');
+    assert.deepEqual(transfer.map((e) => [e.code, e.reason, e.final]),
+      [[202, '202 Accepted', false], [100, '100 Trying', false], [200, '200 OK', true]], JSON.stringify(r.events));
+    assert.match(r.messages, /REFER sip:[^\n]*\n[\s\S]*?Refer-To: <sip:carol@127\.0\.0\.1:5099>/);
+    const notifyOks = r.messages.split(/-{10,}/).filter((m) => /message received[^\n]*\n\s*SIP\/2.0 200 OK/.test(m) && /CSeq: \d+ NOTIFY/.test(m));
+    assert.equal(notifyOks.length, 2, r.messages); // sofia answered both NOTIFYs
+    assert.equal(ended(r).reason, 'hung up');
+  });
+
+  test('REFER whose target is busy: NOTIFY 486 sipfrag -> final transfer event 486', async () => {
+    const r = await outbound('uas-refer.xml', { args: ['--refer', 'sip:carol@127.0.0.1:5099'],
+      sippArgs: ['-m', '1', '-t', 'u1', '-key', 'frag_code', '486', '-key', 'frag_phrase', 'Busy Here'] });
+    const last = r.events.filter((e) => e.type === 'transfer').at(-1);
+    assert.deepEqual([last?.code, last?.reason, last?.final], [486, '486 Busy Here', true], JSON.stringify(r.events));
+  });
+
+  test('a REFER from the far end is declined with 603 and the call goes on', async () => {
+    const r = await outbound('uas-refer-in.xml', { args: ['--hangup-after', '1000'] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.messages, /SIP\/2.0 603 Decline[^\n]*\n[\s\S]*?CSeq: 2 REFER/);
+    assert.equal(count(r.messages, /SIP\/2.0 202 /g), 0);
+    assert.equal(ended(r).reason, 'hung up');
   });
 });
 

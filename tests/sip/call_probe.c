@@ -11,6 +11,10 @@
  * hangs up before any answer. Inbound: answer = take the call and answer with the canned SDP
  * after 200 ms; reject:CODE = sip_call_reject(CODE) inside the handler; decline = the handler
  * refuses (480). The probe exits after ENDED (and the agent's shutdown) or --timeout.
+ * In-dialog requests (outbound, once answered): --hold-after MS sends a re-INVITE with the
+ * canned SDP marked a=sendonly (o= version 2); --resume-after MS (counted from the hold's
+ * answer or failure) one marked a=sendrecv (version 3). --refer TARGET [--refer-after MS,
+ * default 200] sends REFER to TARGET; once the transfer has its outcome the probe hangs up.
  * Other lines: {"event":"invite_call","epoch_us":N} (just before sip_call_new_outgoing),
  * {"event":"incoming",...}, {"event":"error","message":"..."}, {"event":"exit"}.
  */
@@ -26,6 +30,11 @@
 
 extern char **environ;
 
+#define SDP_WITH(version, direction)                                                            \
+  "v=0\r\no=- 4242 " version " IN IP4 127.0.0.1\r\ns=tabphone-probe\r\nc=IN IP4 127.0.0.1\r\n" \
+  "t=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"                          \
+  "a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=" direction "\r\n"
+
 static const char SDP[] = "v=0\r\n"
                           "o=- 4242 1 IN IP4 127.0.0.1\r\n"
                           "s=tabphone-probe\r\n"
@@ -37,8 +46,8 @@ static const char SDP[] = "v=0\r\n"
                           "a=ptime:20\r\n";
 
 typedef struct options {
-  const char *config, *account, *to, *inbound;
-  int hangup_after, cancel_after, timeout;
+  const char *config, *account, *to, *inbound, *refer;
+  int hangup_after, cancel_after, timeout, hold_after, resume_after, refer_after;
 } options;
 
 typedef struct probe {
@@ -50,6 +59,7 @@ typedef struct probe {
   sip_call *call;
   gint64 started;
   bool ending;
+  bool held; /* our hold re-INVITE was sent */
 } probe;
 
 static void print_json_string(const char *text) {
@@ -114,9 +124,51 @@ static const char *type_name(sip_call_event_type type) {
   case SIP_CALL_ANSWERED: return "answered";
   case SIP_CALL_CONFIRMED: return "confirmed";
   case SIP_CALL_REMOTE_SDP: return "remote_sdp";
+  case SIP_CALL_REINVITE_FAILED: return "reinvite_failed";
+  case SIP_CALL_TRANSFER: return "transfer";
   case SIP_CALL_ENDED: return "ended";
   }
   return "?";
+}
+
+static void print_result(const char *what, bool ok) {
+  printf("{\"event\":\"%s\",\"ok\":%s}\n", what, ok ? "true" : "false");
+  fflush(stdout);
+}
+
+static gboolean hold(gpointer data) {
+  probe *p = data;
+  if (!p->call || p->ending) return G_SOURCE_REMOVE;
+  p->held = true;
+  print_result("hold_sent", sip_call_update_sdp(p->call, SDP_WITH("2", "sendonly")));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean resume(gpointer data) {
+  probe *p = data;
+  if (p->call && !p->ending)
+    print_result("resume_sent", sip_call_update_sdp(p->call, SDP_WITH("3", "sendrecv")));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean refer(gpointer data) {
+  probe *p = data;
+  if (p->call && !p->ending) print_result("refer_sent", sip_call_refer(p->call, p->o.refer));
+  return G_SOURCE_REMOVE;
+}
+
+/* Starts the in-dialog requests the options ask for. */
+static void after_event(probe *p, const sip_call_event *event) {
+  bool up = event->type == SIP_CALL_ANSWERED;
+  if (up && p->o.hold_after > 0) after(p, (unsigned)p->o.hold_after, hold);
+  if (up && p->o.refer) after(p, (unsigned)(p->o.refer_after > 0 ? p->o.refer_after : 200), refer);
+  bool hold_done = (event->type == SIP_CALL_REMOTE_SDP && !event->offer) ||
+                   event->type == SIP_CALL_REINVITE_FAILED;
+  if (hold_done && p->held && p->o.resume_after > 0) {
+    p->held = false;
+    after(p, (unsigned)p->o.resume_after, resume);
+  }
+  if (event->type == SIP_CALL_TRANSFER && event->final) after(p, 100, hang_up);
 }
 
 static void on_call_event(void *data, const sip_call_event *event) {
@@ -126,8 +178,10 @@ static void on_call_event(void *data, const sip_call_event *event) {
   print_json_string(event->reason);
   printf(",\"sdp\":");
   print_json_string(event->sdp);
-  printf("}\n");
+  printf(",\"offer\":%s,\"final\":%s}\n", event->offer ? "true" : "false",
+         event->final ? "true" : "false");
   fflush(stdout);
+  after_event(p, event);
   bool up = event->type == SIP_CALL_ANSWERED || event->type == SIP_CALL_CONFIRMED;
   if (up && p->o.hangup_after > 0) after(p, (unsigned)p->o.hangup_after, hang_up);
   if (event->type == SIP_CALL_ENDED && !p->ending) {
@@ -181,6 +235,10 @@ static bool parse_options(int argc, char **argv, options *o) {
     else if (!strcmp(a, "--hangup-after")) o->hangup_after = atoi(v);
     else if (!strcmp(a, "--cancel-after")) o->cancel_after = atoi(v);
     else if (!strcmp(a, "--timeout")) o->timeout = atoi(v);
+    else if (!strcmp(a, "--hold-after")) o->hold_after = atoi(v);
+    else if (!strcmp(a, "--resume-after")) o->resume_after = atoi(v);
+    else if (!strcmp(a, "--refer")) o->refer = v;
+    else if (!strcmp(a, "--refer-after")) o->refer_after = atoi(v);
     else return false;
   }
   return o->config && (o->inbound || (o->account && o->to));

@@ -563,6 +563,77 @@ static void test_echo_mirrors_direction_and_refuses_g722_only(void) {
   g_free(b);
 }
 
+/* ---- in-dialog SDP of our own: hold / resume ---- */
+
+static char *our_offer(void) {
+  sdp_session *chromium = capture("chromium-offer.sdp");
+  char *offer = NULL, err[256];
+  g_assert_true(sdp_offer_browser_to_plain(chromium, every_codec, &plain_local, &offer, err,
+                                           sizeof err));
+  sdp_session_clear(chromium);
+  g_free(chromium);
+  return offer;
+}
+
+static void test_plain_with_direction_holds_and_bumps_version(void) {
+  char *offer = our_offer(), *held = NULL, *resumed = NULL, err[256];
+  sdp_session *before = parse_text(offer);
+  const sdp_media *audio = sdp_audio(before);
+  g_assert_cmpuint(audio->codec_count, >, 2);
+  int pcmu = 0, dtmf = -1;
+  for (size_t i = 0; i < audio->codec_count; i++)
+    if (!strcmp(audio->codecs[i].name, "telephone-event")) dtmf = audio->codecs[i].pt;
+  g_assert_true(sdp_plain_with_direction(offer, "sendonly", pcmu, dtmf, &held, err, sizeof err));
+  sdp_session *h = parse_text(held);
+  g_assert_cmpstr(sdp_audio(h)->direction, ==, "sendonly");
+  g_assert_cmpuint(h->origin_id, ==, before->origin_id);
+  g_assert_cmpuint(h->origin_version, ==, before->origin_version + 1);
+  g_assert_cmpint(sdp_audio(h)->port, ==, 20000);
+  g_assert_cmpstr(sdp_audio(h)->connection, ==, "192.0.2.10");
+  g_assert_cmpuint(sdp_audio(h)->codec_count, ==, 2); /* PCMU + telephone-event only */
+  g_assert_cmpint(sdp_audio(h)->codecs[0].pt, ==, 0);
+  g_assert_cmpint(sdp_audio(h)->codecs[1].pt, ==, dtmf);
+  g_assert_nonnull(strstr(held, "a=sendonly\r\n"));
+  g_assert_null(strstr(held, "a=sendrecv"));
+  /* resume: from the held SDP, version bumped again, every payload type kept with -1 */
+  g_assert_true(sdp_plain_with_direction(held, "sendrecv", -1, -1, &resumed, err, sizeof err));
+  sdp_session *r = parse_text(resumed);
+  g_assert_cmpstr(sdp_audio(r)->direction, ==, "sendrecv");
+  g_assert_cmpuint(r->origin_version, ==, before->origin_version + 2);
+  g_assert_cmpuint(sdp_audio(r)->codec_count, ==, 2);
+  g_assert_cmpstr(sdp_audio_direction(held), ==, "sendonly");
+  g_assert_cmpstr(sdp_audio_direction(resumed), ==, "sendrecv");
+  g_assert_null(sdp_audio_direction("not sdp"));
+  for (sdp_session **p = (sdp_session *[]){before, h, r, NULL}; *p; p++) {
+    sdp_session_clear(*p);
+    g_free(*p);
+  }
+  free(offer), free(held), free(resumed);
+}
+
+static void test_plain_with_direction_refusals(void) {
+  char *offer = our_offer(), *out = NULL, err[256];
+  g_assert_false(sdp_plain_with_direction(offer, "upside-down", -1, -1, &out, err, sizeof err));
+  g_assert_nonnull(strstr(err, "direction"));
+  g_assert_false(sdp_plain_with_direction(offer, "inactive", 77, -1, &out, err, sizeof err));
+  g_assert_nonnull(strstr(err, "payload type 77"));
+  g_assert_false(sdp_plain_with_direction("v=0\r\n", "inactive", -1, -1, &out, err, sizeof err));
+  g_assert_null(out);
+  free(offer);
+}
+
+static void test_answer_direction_follows_rfc3264(void) {
+  g_assert_cmpstr(sdp_answer_direction("sendrecv", false), ==, "sendrecv");
+  g_assert_cmpstr(sdp_answer_direction(NULL, false), ==, "sendrecv");
+  g_assert_cmpstr(sdp_answer_direction("sendonly", false), ==, "recvonly"); /* held by them */
+  g_assert_cmpstr(sdp_answer_direction("inactive", false), ==, "inactive");
+  g_assert_cmpstr(sdp_answer_direction("recvonly", false), ==, "sendonly");
+  /* we hold: we only send, whatever they offer */
+  g_assert_cmpstr(sdp_answer_direction("sendrecv", true), ==, "sendonly");
+  g_assert_cmpstr(sdp_answer_direction("sendonly", true), ==, "inactive");
+  g_assert_cmpstr(sdp_answer_direction("recvonly", true), ==, "sendonly");
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/sdp/parse/chromium_offer", test_chromium_offer_parses);
@@ -594,5 +665,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/sdp/inbound_answer/offer_pts", test_sip_answer_uses_the_offers_pts);
   g_test_add_func("/sdp/echo/first_echoable", test_echo_answers_the_first_echoable_codec);
   g_test_add_func("/sdp/echo/direction_and_g722", test_echo_mirrors_direction_and_refuses_g722_only);
+  g_test_add_func("/sdp/in_dialog/hold_resume", test_plain_with_direction_holds_and_bumps_version);
+  g_test_add_func("/sdp/in_dialog/refusals", test_plain_with_direction_refusals);
+  g_test_add_func("/sdp/in_dialog/answer_direction", test_answer_direction_follows_rfc3264);
   return g_test_run();
 }

@@ -16,8 +16,14 @@
 //  - every SDP step of a call runs on one promise chain (Call.run), so a candidate or a late
 //    answer can never overtake the description it depends on.
 //
-// Only one call is active at a time here (call waiting comes with the full dialer): an
-// incoming call while busy is turned down with 486.
+// Several calls at once: `current` is the one on screen (the one the user talks to); the
+// others are on hold. An incoming call while in a call becomes `waiting` (call waiting):
+// acceptWaiting() holds the current call first, then answers. A third call while one is
+// already waiting is turned down with 486 Busy Here.
+//
+// Hold, resume and transfer are server-side re-INVITEs and REFERs: this module only sends
+// `hold` / `resume` / `transfer` and follows the `call_state` events (held, remote_held,
+// active, transferring) that report their outcome; the browser's own media never changes.
 //
 // Events: "change" {call} whenever any call changes; "remotestream" {call} when a call's
 // remote audio appears; "busyincoming" {from, display} for a call turned down while busy.
@@ -38,6 +44,9 @@ export const CallState = Object.freeze({
 });
 
 const DTMF_DIGITS = /^[0-9*#A-D]{1,64}$/;
+// How long a hold/resume may take before the page stops waiting (the server reports a failed
+// re-INVITE itself; this only covers a server that never answers).
+const HOLD_TIMEOUT_MS = 10_000;
 
 function newCallId() {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
@@ -75,6 +84,11 @@ export class Call {
     this.endedAt = 0;
     this.end = null; // {by: 'local'|'remote'|'error', code?, reason?, words}
     this.mediaState = 'new'; // RTCPeerConnection.connectionState
+    this.localHold = false; // we put the far end on hold (server re-INVITE a=sendonly)
+    this.remoteHold = false; // the far end put us on hold
+    this.holdPending = ''; // 'hold' | 'resume' while the re-INVITE is out
+    this.holdWaiters = []; // resolve(ok) of hold()/resume() promises
+    this.transfer = null; // {pending: true, code, reason} while a transfer (REFER) runs
     this.ops = Promise.resolve();
   }
 
@@ -85,6 +99,11 @@ export class Call {
   // Audio may flow (or be about to): the states in which DTMF and mute make sense.
   get live() {
     return this.state === CallState.CONNECTED || this.state === CallState.EARLY;
+  }
+
+  // Hold, resume and transfer need an answered call with a SIP far end.
+  get controllable() {
+    return this.state === CallState.CONNECTED && !this.isEcho && (this.direction === 'out' || this.answerSent);
   }
 }
 
@@ -98,6 +117,7 @@ export class CallManager extends EventTarget {
     this.nameOf = nameOf;
     this.calls = new Map(); // call_id -> Call, only calls that have not ended
     this.current = null; // the call on screen: the active one, or the last one that ended
+    this.waiting = null; // an incoming call ringing while another call goes on
 
     const on = (type, fn) => signaling.addEventListener(`msg:${type}`, (ev) => fn.call(this, ev.detail));
     on('progress', this.onProgress);
@@ -106,6 +126,7 @@ export class CallManager extends EventTarget {
     on('candidate', this.onCandidate);
     on('hangup', this.onHangup);
     on('error', this.onError);
+    on('call_state', this.onCallState);
     // The server ends a session's calls when its socket closes (reconnecting into a call comes
     // later), so a lost connection is the end of every call here too.
     signaling.addEventListener('close', () => {
@@ -122,6 +143,11 @@ export class CallManager extends EventTarget {
 
   get active() {
     return this.current && !this.current.ended ? this.current : null;
+  }
+
+  // Calls that go on besides the one on screen (on hold), oldest first; not the waiting one.
+  others() {
+    return [...this.calls.values()].filter((c) => c !== this.current && c !== this.waiting);
   }
 
   // Ids for call-related requests, so an `error` tells which one it answers. Letters keep them
@@ -253,7 +279,129 @@ export class CallManager extends EventTarget {
     this.changed(call);
   }
 
+  // --- hold, resume, transfer, call waiting ------------------------------------------------
+
+  // Puts `call` on hold (the server re-INVITEs with a=sendonly). Resolves true once the
+  // server reports it held, false when that failed (call.note then says why).
+  hold(call) {
+    return this.changeHold(call, 'hold');
+  }
+
+  resume(call) {
+    return this.changeHold(call, 'resume');
+  }
+
+  changeHold(call, op) {
+    if (!call || !call.controllable) return Promise.resolve(false);
+    if (call.localHold === (op === 'hold') && !call.holdPending) return Promise.resolve(true);
+    const settled = new Promise((resolve) => call.holdWaiters.push(resolve));
+    if (!call.holdPending) {
+      if (!this.signaling.send({ type: op, id: this.nextRequestId('h'), call_id: call.id })) {
+        call.note = 'Not connected to the server.';
+        this.changed(call);
+        return Promise.resolve(false);
+      }
+      call.holdPending = op;
+      call.note = '';
+      this.changed(call);
+      const timer = setTimeout(() => {
+        if (call.holdPending !== op) return;
+        call.note = 'The server did not confirm the hold or resume.';
+        this.settleHold(call, false);
+        this.changed(call);
+      }, HOLD_TIMEOUT_MS);
+      settled.then(() => clearTimeout(timer));
+    }
+    return settled;
+  }
+
+  settleHold(call, ok) {
+    call.holdPending = '';
+    for (const resolve of call.holdWaiters.splice(0)) resolve(ok);
+  }
+
+  // Blind transfer to a target ({to} from parseTarget) or attended transfer to another call of
+  // this tab ({replaces: otherCall}). The outcome arrives as call_state / hangup "transferred".
+  transferCall(call, { to, replaces }) {
+    if (!call || !call.controllable || call.transfer) return false;
+    const msg = { type: 'transfer', id: this.nextRequestId('t'), call_id: call.id };
+    if (replaces) msg.replaces = replaces.id;
+    else msg.to = to;
+    if (!this.signaling.send(msg)) return false;
+    call.transfer = { pending: true, code: 0, reason: '' };
+    call.note = '';
+    this.changed(call);
+    return true;
+  }
+
+  // Answers the waiting call: the current call goes on hold first (or is hung up when it was
+  // not answered yet: there is nothing to hold).
+  async acceptWaiting() {
+    const call = this.waiting;
+    if (!call || call.state !== CallState.INCOMING) return;
+    const first = this.active;
+    if (first && first !== call) {
+      if (first.controllable) {
+        if (!(await this.hold(first))) return; // first.note says why; the new call still rings
+      } else {
+        // Not answered yet, or not holdable (the echo test): end it rather than talk to two.
+        this.hangup(first);
+      }
+    }
+    if (call.ended) return;
+    this.waiting = null;
+    this.current = call;
+    await this.accept(call);
+  }
+
+  rejectWaiting() {
+    const call = this.waiting;
+    if (!call) return;
+    this.reject(call);
+  }
+
+  // Makes `other` (a call on hold) the call on screen: holds the current one, resumes other.
+  async switchTo(other) {
+    if (!other || other.ended || other === this.current) return;
+    const first = this.active;
+    if (first && first.controllable && !first.localHold && !(await this.hold(first))) return;
+    this.current = other;
+    this.changed(other);
+    if (other.localHold) await this.resume(other);
+  }
+
   // --- server messages -------------------------------------------------------------------
+
+  onCallState(msg) {
+    const call = this.calls.get(msg.call_id);
+    if (!call) return;
+    if (msg.encryption && typeof msg.encryption === 'object') call.encryption = msg.encryption;
+    const state = msg.state;
+    if (state === 'held' || state === 'remote_held' || state === 'active') {
+      // local_hold / remote_hold say both sides at once (held by us AND by them reads "held").
+      call.localHold = typeof msg.local_hold === 'boolean' ? msg.local_hold : state === 'held';
+      call.remoteHold = typeof msg.remote_hold === 'boolean' ? msg.remote_hold : state === 'remote_held';
+      if (typeof msg.hold_failed === 'string' || typeof msg.resume_failed === 'string') {
+        const why = msg.hold_failed ?? msg.resume_failed;
+        call.note = `${msg.hold_failed !== undefined ? 'The call could not be put on hold' : 'The call could not be resumed'}${why ? `: ${why}` : '.'}`;
+      }
+      if (typeof msg.transfer_failed === 'string') {
+        call.note = `The call was not transferred: ${msg.transfer_failed}${Number.isInteger(msg.code) && msg.code ? ` (${msg.code})` : ''}.`;
+        call.transfer = null;
+      }
+      if (call.holdPending && (msg.id !== undefined || call.localHold === (call.holdPending === 'hold'))) {
+        this.settleHold(call, call.localHold === (call.holdPending === 'hold'));
+      }
+    } else if (state === 'transferring') {
+      call.transfer = {
+        pending: true,
+        code: Number.isInteger(msg.code) ? msg.code : 0,
+        reason: typeof msg.reason === 'string' ? msg.reason : '',
+      };
+    }
+    this.changed(call);
+  }
+
 
   onProgress(msg) {
     const call = this.calls.get(msg.call_id);
@@ -293,7 +441,9 @@ export class CallManager extends EventTarget {
     if (typeof msg.call_id !== 'string' || this.calls.has(msg.call_id)) return;
     const from = typeof msg.from === 'string' ? msg.from : '';
     const display = typeof msg.display === 'string' ? msg.display.trim() : '';
-    if (this.active) {
+    const busy = this.calls.size > 0;
+    if (busy && (this.waiting || !this.active || this.active.state === CallState.INCOMING)) {
+      // One waiting call is as much as anyone can deal with; more get "busy".
       this.signaling.send({ type: 'reject', call_id: msg.call_id, code: 486 });
       this.dispatchEvent(new CustomEvent('busyincoming', { detail: { from, display } }));
       return;
@@ -305,7 +455,8 @@ export class CallManager extends EventTarget {
     call.remoteOffer = typeof msg.sdp === 'string' ? msg.sdp : '';
     call.announced = true;
     this.calls.set(call.id, call);
-    this.current = call;
+    if (busy) this.waiting = call;
+    else this.current = call;
     this.changed(call);
   }
 
@@ -337,9 +488,17 @@ export class CallManager extends EventTarget {
     // goes on and the panel says what did not work.
     const setupFailed = msg.id !== undefined ? msg.id === call.setupId : !call.answeredAt;
     if (!setupFailed) {
-      call.note = typeof msg.id === 'string' && msg.id.startsWith('d')
-        ? `The keypad tones were not sent: ${callErrorWords(msg.code, msg.message)}`
-        : callErrorWords(msg.code, msg.message);
+      const words = callErrorWords(msg.code, msg.message);
+      const what = typeof msg.id === 'string' ? msg.id.charAt(0) : '';
+      if (what === 'h' && call.holdPending) {
+        call.note = `${call.holdPending === 'hold' ? 'The call could not be put on hold' : 'The call could not be resumed'}: ${words}`;
+        this.settleHold(call, false);
+      } else if (what === 't' && call.transfer) {
+        call.note = `The call was not transferred: ${words}`;
+        call.transfer = null;
+      } else {
+        call.note = what === 'd' ? `The keypad tones were not sent: ${words}` : words;
+      }
       this.changed(call);
       return;
     }
@@ -422,7 +581,22 @@ export class CallManager extends EventTarget {
     call.state = CallState.ENDED;
     this.calls.delete(call.id);
     this.cleanup(call);
+    this.settleHold(call, false);
+    if (call === this.waiting) this.waiting = null;
+    // The call on screen ended while others are on hold: show the oldest of them (it stays on
+    // hold until the user resumes it). A call still waiting to be answered keeps ringing.
+    let next = call === this.current ? this.others()[0] : null;
+    if (call === this.current && !next && this.waiting) {
+      // Nothing on hold: the waiting call becomes an ordinary incoming call on screen.
+      next = this.waiting;
+      this.waiting = null;
+    }
     this.changed(call);
+    if (next) {
+      this.current = next;
+      if (next.state !== CallState.INCOMING) next.note = `${call.peerName || 'The other call'}: ${call.end.words}`;
+      this.changed(next);
+    }
   }
 
   cleanup(call) {

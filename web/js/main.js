@@ -24,6 +24,7 @@ import { mountAccountsPanel } from './ui/accounts-panel.js';
 import { mountByoForm } from './ui/byo-form.js';
 import { mountDialer } from './ui/dialer.js';
 import { mountCallPanel } from './ui/call-panel.js';
+import { mountCallControls } from './ui/call-controls.js';
 import { mountTabs } from './ui/tabs.js';
 import { mountContactsPanel } from './ui/contacts-panel.js';
 import { mountHistoryPanel } from './ui/history-panel.js';
@@ -50,6 +51,7 @@ mountAccountsPanel(accounts, signaling);
 mountByoForm(accounts);
 const dialer = mountDialer(calls, accounts, signaling, contacts);
 const callPanel = mountCallPanel(calls, accounts);
+mountCallControls(calls);
 mountQualityStrip(quality, calls);
 // Accounts first: on a first visit the registration state is what matters; later the tab the
 // user left open.

@@ -151,3 +151,19 @@ export function hangup(page) {
 export function nextHangup(page, ms = 15000) {
   return page.evaluate((ms) => window.rc.next('hangup', ms), ms);
 }
+
+/** Sends a signaling message from the page (call_id defaults to the current call's). */
+export function send(page, msg) {
+  return page.evaluate((m) => window.rc.send({ call_id: window.rc.callId, ...m }), msg);
+}
+
+/** Waits for `call_state` with state `state` (skipping other call_states); returns it. */
+export function nextCallState(page, state, ms = 15000) {
+  return page.evaluate(async ({ state, ms }) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const m = await window.rc.next('call_state', Math.max(1, end - Date.now()));
+      if (m.state === state) return m;
+    }
+  }, { state, ms });
+}

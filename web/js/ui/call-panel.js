@@ -5,7 +5,7 @@
 
 import { CallState } from '../calls.js';
 import { shortUri } from '../dial-target.js';
-import { STATE_WORDS, codecWords, encryptionLines, formatDuration } from './call-text.js';
+import { STATE_WORDS, codecWords, encryptionLines, formatDuration, holdWords, holdState } from './call-text.js';
 import { TonePlayer } from './tones.js';
 import { announce } from './announce.js';
 import { byId, el, show } from './dom.js';
@@ -52,7 +52,9 @@ export function mountCallPanel(calls, accounts) {
   const tones = new TonePlayer();
   const keyButtons = new Map();
   let timer = null;
+  let timerCall = null; // the call the timer counts (the call on screen can change)
   let shownState = null;
+  let shownCall = null;
 
   for (const [digit, letters] of KEYS) {
     const button = el('button', {
@@ -94,8 +96,18 @@ export function mountCallPanel(calls, accounts) {
   });
 
   calls.addEventListener('change', (ev) => {
+    // Any call may change what sounds: the waiting call's beeps override everything else.
+    playTones();
     if (ev.detail.call === calls.current) render(ev.detail.call);
   });
+
+  function playTones() {
+    const call = calls.current;
+    if (calls.waiting && calls.waiting.state === CallState.INCOMING) tones.start('waiting');
+    else if (call && call.state === CallState.INCOMING) tones.start('ring');
+    else if (call && call.state === CallState.RINGING) tones.start('ringback');
+    else tones.stop();
+  }
 
   function accountName(key) {
     const account = accounts.list().find((a) => a.name === key || a.uri === key);
@@ -110,19 +122,17 @@ export function mountCallPanel(calls, accounts) {
     show(inCall, inProgress);
     show(dialer, call.ended);
 
-    // Sounds: our ringtone while it rings here, ringback while the far end rings (until early
-    // media brings the network's own tones).
-    if (ringingHere) tones.start('ring');
-    else if (state === CallState.RINGING) tones.start('ringback');
-    else tones.stop();
+    // Sounds (playTones): our ringtone while it rings here, ringback while the far end rings
+    // (until early media brings the network's own tones), beeps while a call is waiting.
 
     if (ringingHere) renderIncoming(call);
     if (inProgress) renderInCall(call);
     if (call.ended) renderEnded(call);
 
-    if (state !== shownState) {
-      const entering = shownState;
+    if (state !== shownState || call !== shownCall) {
+      const entering = call === shownCall ? shownState : null;
       shownState = state;
+      shownCall = call;
       setCallTitle(ringingHere ? 'Incoming call' : inProgress ? STATE_WORDS[state] : '');
       if (ringingHere) {
         announce(`Incoming call from ${call.peerName || 'an unknown caller'}.`);
@@ -149,8 +159,13 @@ export function mountCallPanel(calls, accounts) {
   }
 
   function renderInCall(call) {
-    ui.state.textContent = STATE_WORDS[call.state];
-    ui.state.dataset.state = call.state;
+    ui.state.textContent = holdWords(call);
+    ui.state.dataset.state = holdState(call);
+    // The call on screen changed (switch, accept of a waiting call): play its audio.
+    if (call.remoteStream && audio.srcObject !== call.remoteStream) {
+      audio.srcObject = call.remoteStream;
+      audio.play().catch(() => {});
+    }
     ui.peer.textContent = call.isEcho ? 'Test call' : call.peerName;
     const uri = call.isEcho ? 'You should hear yourself, slightly delayed.' : shortUri(call.peerUri);
     ui.peerUri.textContent = uri !== call.peerName ? uri : '';
@@ -177,11 +192,16 @@ export function mountCallPanel(calls, accounts) {
     ui.mute.textContent = call.muted ? 'Unmute' : 'Mute';
     ui.mute.setAttribute('aria-pressed', String(call.muted));
     ui.mute.disabled = !call.localStream;
-    for (const button of keyButtons.values()) button.disabled = !call.live;
+    for (const button of keyButtons.values()) button.disabled = !call.live || call.localHold;
     ui.dtmfSent.textContent = call.dtmfSent ? `Sent: ${call.dtmfSent}` : '';
     ui.hangup.textContent = call.answeredAt ? 'Hang up' : 'Cancel';
     ui.hangup.setAttribute('aria-label', call.answeredAt ? 'Hang up' : 'Cancel call');
 
+    if (timerCall !== call) {
+      clearInterval(timer);
+      timer = null;
+      timerCall = call;
+    }
     if (call.answeredAt && !timer) {
       const tick = () => {
         ui.timer.textContent = formatDuration(Date.now() - call.answeredAt);
@@ -195,6 +215,7 @@ export function mountCallPanel(calls, accounts) {
   function renderEnded(call) {
     clearInterval(timer);
     timer = null;
+    timerCall = null;
     audio.srcObject = null;
     ui.timer.textContent = '00:00';
     const duration = call.answeredAt ? ` (${formatDuration(call.endedAt - call.answeredAt)})` : '';

@@ -11,6 +11,24 @@ export const STATE_WORDS = {
   ended: 'Call ended',
 };
 
+// The state line of a connected call: hold and transfer come before "Connected".
+export function holdWords(call) {
+  if (call.transfer) return 'Transferring…';
+  if (call.holdPending === 'hold') return 'Putting on hold…';
+  if (call.holdPending === 'resume') return 'Resuming…';
+  if (call.localHold) return 'On hold';
+  if (call.remoteHold) return 'Held by the other side';
+  return STATE_WORDS[call.state] || '';
+}
+
+// data-state for the CSS colour of that line.
+export function holdState(call) {
+  if (call.transfer) return 'transferring';
+  if (call.localHold) return 'held';
+  if (call.remoteHold) return 'remote_held';
+  return call.state;
+}
+
 // Reason phrases SIP stacks put on the wire by default: these say nothing a person can use,
 // so the words below replace them. Anything else the server sends with a status (e.g. 488
 // "no common codec (browser: opus, far end: G729)") was written for people and is shown as is.
@@ -46,6 +64,7 @@ const LOCAL_CAUSES = {
   dtls_failed: 'The secure audio connection could not be set up.',
   ice_failed: 'No network path for the audio could be found.',
   cancelled: 'The caller hung up.',
+  transferred: 'The call was transferred.',
 };
 
 function isStock(reason) {

@@ -4,6 +4,7 @@
 //   ring:     400 + 450 Hz, twice 0.4 s with 0.2 s between, then 2 s quiet (a familiar
 //             "ring-ring" cadence that stands out from speech)
 //   ringback: 425 Hz, 1 s on, 4 s off (what most of Europe hears while the far end rings)
+//   waiting:  440 Hz, two 0.2 s beeps every 5 s (a second call while in a call)
 //
 // Each cadence is scheduled on the AudioContext clock one cycle ahead, so timer jitter in a
 // background tab does not chop it up. `playing` names what is on (tests read it).
@@ -11,12 +12,14 @@
 const PATTERNS = {
   ring: { freqs: [400, 450], gain: 0.12, cycle: 3.0, bursts: [[0, 0.4], [0.6, 1.0]] },
   ringback: { freqs: [425], gain: 0.08, cycle: 5.0, bursts: [[0, 1.0]] },
+  // Call waiting: two short beeps every 5 s, quiet enough to talk over.
+  waiting: { freqs: [440], gain: 0.06, cycle: 5.0, bursts: [[0, 0.2], [0.4, 0.6]] },
 };
 
 export class TonePlayer {
   constructor() {
     this.ctx = null;
-    this.playing = null; // 'ring' | 'ringback' | null
+    this.playing = null; // 'ring' | 'ringback' | 'waiting' | null
     this.nodes = [];
     this.timer = null;
     this.sinkId = '';

@@ -136,6 +136,13 @@ export async function startServer({ config = {}, env = {}, readyTimeoutMs = 1000
       const t = setTimeout(() => child.kill('SIGKILL'), ms);
       const r = await exited;
       clearTimeout(t);
+      // Every test doubles as a memory check when the server is a sanitizer build: a leak,
+      // a use-after-free or undefined behaviour anywhere in its life fails the test.
+      const report = log.match(/(ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:)[^\n]*/);
+      if (report && !srv.sanitizerReported) {
+        srv.sanitizerReported = true;
+        throw new Error(`sanitizer report from tabphone: ${report[0]}\n--- log tail ---\n${log.slice(-6000)}`);
+      }
       return r;
     },
   };

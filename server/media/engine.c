@@ -55,6 +55,17 @@ static char **ice_addresses_from(const config *cfg) {
   return (char **)g_ptr_array_free(list, FALSE);
 }
 
+/* The SIP side's SDP must name an address the far end can reach. With SIP on a wildcard
+ * address and neither [media] address nor public_ip set, the ICE addresses may be loopback
+ * only (the default config listens for browsers on 127.0.0.1), which would give a PBX on the
+ * LAN one-way audio: use the machine's first non-loopback address instead. */
+static char *first_non_loopback_address(const media_engine *engine) {
+  GList *ips = nice_interfaces_get_local_ips(FALSE);
+  char *found = g_strdup(ips ? ips->data : engine->ice_addresses[0]);
+  g_list_free_full(ips, g_free);
+  return found;
+}
+
 static void choose_rtp_hosts(media_engine *engine, const config *cfg) {
   const char *sip_host =
       host_is_specific(cfg->media_address) ? cfg->media_address : cfg->sip_listen.host;
@@ -64,7 +75,7 @@ static void choose_rtp_hosts(media_engine *engine, const config *cfg) {
   } else {
     engine->rtp_bind_host = g_strdup("0.0.0.0");
     engine->rtp_sdp_host =
-        g_strdup(cfg->public_ip ? cfg->public_ip : engine->ice_addresses[0]);
+        cfg->public_ip ? g_strdup(cfg->public_ip) : first_non_loopback_address(engine);
   }
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "auth/password.h"
+#include "auth/sip_screen.h"
 #include "core/ini.h"
 
 /* ---- value kinds ------------------------------------------------------------------------- */
@@ -38,6 +39,8 @@ typedef enum {
   VALUE_PASSWORD_HASH,
   VALUE_OPT_ADDRESS, /* char *, numeric IPv4/IPv6 address, "" = NULL */
   VALUE_OPT_HOSTPORT,/* config_listen, numeric address + port 1..65535, "" = host NULL */
+  VALUE_NETWORKS,    /* char ** of addresses / CIDR prefixes */
+  VALUE_SECRET,      /* char *, "" = NULL; never echoed in an error */
 } value_kind;
 
 typedef enum {
@@ -73,6 +76,14 @@ static const key_spec key_specs[] = {
     SRV("session_idle_timeout", VALUE_INT, session_idle_timeout, 2, 86400),
     SRV("login_timeout", VALUE_INT, login_timeout, 2, 3600),
     SRV("echo_destination", VALUE_STRING, echo_destination, 0, 0),
+    SRV("token_secret", VALUE_SECRET, token_secret, 0, 0),
+    SRV("max_sessions_per_ip", VALUE_INT, max_sessions_per_ip, 1, 100000),
+    SRV("message_rate", VALUE_INT, message_rate, 5, 100000),
+    SRV("max_calls", VALUE_INT, max_calls, 0, 1000000),
+    SRV("max_calls_per_session", VALUE_INT, max_calls_per_session, 1, 10000),
+    SRV("login_max_failures", VALUE_INT, login_max_failures, 1, 1000),
+    SRV("login_max_failures_per_ip", VALUE_INT, login_max_failures_per_ip, 1, 100000),
+    SRV("login_lockout", VALUE_INT, login_lockout, 1, 3600),
     SIP("listen", VALUE_LISTEN, sip_listen, 0, 0),
     SIP("public_ip", VALUE_OPT_STRING, public_ip, 0, 0),
     SIP("user_agent", VALUE_STRING, user_agent, 0, 0),
@@ -102,9 +113,14 @@ static const key_spec key_specs[] = {
     ACC("register", VALUE_BOOL, do_register, 0, 0),
     ACC("expires", VALUE_INT, expires, 10, 604800),
     ACC("codecs", VALUE_CODECS, codecs, 0, 0),
+    ACC("trusted_sources", VALUE_NETWORKS, trusted_sources, 0, 0),
     USR("password_hash", VALUE_PASSWORD_HASH, password_hash, 0, 0),
     USR("accounts", VALUE_LIST, accounts, 0, 0),
     USR("byo_accounts", VALUE_BOOL, byo_accounts, 0, 0),
+    USR("dial_allow", VALUE_LIST, dial_allow, 0, 0),
+    USR("dial_deny", VALUE_LIST, dial_deny, 0, 0),
+    USR("max_calls", VALUE_INT, max_calls, 0, 10000),
+    USR("calls_per_minute", VALUE_INT, calls_per_minute, 0, 10000),
 };
 
 static const char *const known_codecs[] = {"opus", "pcmu", "pcma", "g722", NULL};
@@ -270,6 +286,30 @@ static int apply_codecs(loader *ld, const key_spec *spec, char ***field, const c
   return 0;
 }
 
+static int apply_networks(loader *ld, const key_spec *spec, char ***field, const char *value,
+                          int line) {
+  char **items = split_list(value);
+  for (char **n = items; *n; n++) {
+    if (!sip_screen_network_valid(*n)) {
+      int rc = fail(ld, line, spec->key,
+                    "'%s' is not a numeric address or CIDR prefix (10.0.0.0/8, 2001:db8::/32)",
+                    *n);
+      strv_free(items);
+      return rc;
+    }
+  }
+  strv_free(*field);
+  *field = items;
+  return 0;
+}
+
+/* Secrets are wiped before their memory goes back to the allocator. */
+static void clear_secret(char **secret) {
+  if (*secret) memset(*secret, 0, strlen(*secret));
+  g_free(*secret);
+  *secret = NULL;
+}
+
 static int apply_value(loader *ld, const key_spec *spec, void *object, const char *value,
                        int line) {
   void *field = (char *)object + spec->offset;
@@ -338,6 +378,16 @@ static int apply_value(loader *ld, const key_spec *spec, void *object, const cha
     *(config_listen *)field = parsed;
     return 0;
   }
+  case VALUE_NETWORKS:
+    return apply_networks(ld, spec, (char ***)field, value, line);
+  case VALUE_SECRET:
+    /* Never echo the value. Short secrets make tokens guessable offline. */
+    if (*value && strlen(value) < 16)
+      return fail(ld, line, spec->key, "must be at least 16 characters (use e.g. 'openssl rand "
+                                       "-base64 32')");
+    clear_secret((char **)field);
+    *(char **)field = *value ? g_strdup(value) : NULL;
+    return 0;
   case VALUE_PASSWORD_HASH:
     /* Never echo the value: it is a secret's hash. */
     if (!password_hash_is_valid(value))
@@ -372,12 +422,15 @@ static void account_clear(config_account *acc) {
   g_free(acc->registrar);
   g_free(acc->proxy);
   strv_free(acc->codecs);
+  strv_free(acc->trusted_sources);
 }
 
 static void user_clear(config_user *user) {
   g_free(user->name);
   g_free(user->password_hash);
   strv_free(user->accounts);
+  strv_free(user->dial_allow);
+  strv_free(user->dial_deny);
 }
 
 static bool valid_section_name(const char *name) {
@@ -507,6 +560,15 @@ static void set_defaults(config *cfg) {
   cfg->session_idle_timeout = 90;
   cfg->login_timeout = 30;
   cfg->echo_destination = g_strdup("echo");
+  cfg->max_sessions_per_ip = 20;
+  /* Generous enough for a tab holding dozens of calls (each trickles a few candidates), far
+   * below what a flood sends. */
+  cfg->message_rate = 300;
+  cfg->max_calls = 0;
+  cfg->max_calls_per_session = 100;
+  cfg->login_max_failures = 5;
+  cfg->login_max_failures_per_ip = 20;
+  cfg->login_lockout = 60;
   cfg->sip_listen = (config_listen){g_strdup("0.0.0.0"), 5060};
   cfg->user_agent = g_strdup("tabphone/" TABPHONE_VERSION);
   cfg->byo_accounts = true;
@@ -767,6 +829,7 @@ void config_free(config *cfg) {
   g_free(cfg->key_file);
   g_free(cfg->web_root);
   g_free(cfg->echo_destination);
+  clear_secret(&cfg->token_secret);
   strv_free(cfg->allowed_origins);
   g_free(cfg->sip_listen.host);
   g_free(cfg->public_ip);

@@ -43,6 +43,8 @@ typedef struct config_account {
   bool direct;          /* the built-in "direct" account: calls go straight to the URI's host */
   int expires;          /* requested registration lifetime, seconds */
   char **codecs;        /* allowed codecs, NULL-terminated, lowercase: opus, pcmu, pcma, g722 */
+  char **trusted_sources; /* INVITEs only from these addresses / CIDR prefixes, NULL-terminated;
+                             empty = from anywhere */
   int line;             /* where the section starts in the file (0 = embedded/env) */
 } config_account;
 
@@ -52,6 +54,10 @@ typedef struct config_user {
   char *password_hash;  /* "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>" */
   char **accounts;      /* account names this user may use, NULL-terminated; "*" = all */
   bool byo_accounts;    /* may register bring-your-own accounts (if [sip] allows them) */
+  char **dial_allow;    /* destination globs this user may call, NULL-terminated; empty = all */
+  char **dial_deny;     /* destination globs this user may never call (wins over dial_allow) */
+  int max_calls;        /* concurrent calls of this user over all tabs; 0 = no per-user limit */
+  int calls_per_minute; /* new outbound calls per minute; 0 = no limit */
   int line;
 } config_user;
 
@@ -70,6 +76,14 @@ typedef struct config {
   int session_idle_timeout;    /* seconds without any frame before a session is closed */
   int login_timeout;           /* seconds an unauthenticated socket may stay open */
   char *echo_destination;      /* dialing this answers with the built-in echo test ("echo") */
+  char *token_secret;          /* HMAC key of login tokens, NULL = token login off; secret */
+  int max_sessions_per_ip;     /* concurrent WebSockets from one address */
+  int message_rate;            /* messages a session may send per 10 s (burst, then steady) */
+  int max_calls;               /* concurrent calls on the server; 0 = unlimited */
+  int max_calls_per_session;   /* concurrent calls of one tab */
+  int login_max_failures;      /* failed logins for one user name before it is locked */
+  int login_max_failures_per_ip; /* failed logins from one address before it is locked */
+  int login_lockout;           /* seconds of the first lock; doubles per repeat, max 1 h */
 
   /* [sip] */
   config_listen sip_listen;    /* UDP + TCP listener for SIP */

@@ -83,8 +83,9 @@ const result = () => page.locator('#call-result');
 const tab = (name) => page.getByRole('tab', { name: new RegExp(`^${name}`) });
 
 async function logIn() {
-  await page.getByLabel('User name').fill(USER);
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  const form = page.locator('#login-form');
+  await form.getByLabel('User name').fill(USER);
+  await form.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Phone', exact: true }).waitFor();
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth/password.h"
+#include "auth/token.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "http/server.h"
@@ -47,11 +48,15 @@ typedef struct process {
 static void print_usage(FILE *out) {
   fputs("usage: tabphone [--config FILE] [--check-config] [--version] [--help]\n"
         "       tabphone --hash-password   (reads a password from stdin, prints its hash)\n"
+        "       tabphone [--config FILE] --make-token USER [--expires SECONDS] [--accounts a,b]\n"
         "\n"
         "  --config FILE    INI configuration (see tabphone.conf.example); without it the\n"
         "                   embedded defaults run: https://localhost:8443/, open mode on loopback\n"
         "  --check-config   validate the configuration and exit (status 0 ok, 2 bad)\n"
         "  --hash-password  print a password_hash for a [user] section\n"
+        "  --make-token     print a login token for USER signed with [server] token_secret,\n"
+        "                   valid for --expires seconds (default 3600), optionally limited to\n"
+        "                   --accounts (comma-separated)\n"
         "  --version        print the version\n"
         "\n"
         "Environment: TABPHONE_<SECTION>_<KEY> overrides a key, e.g. TABPHONE_SERVER_LISTEN,\n"
@@ -93,6 +98,40 @@ static int hash_password_command(void) {
     return 1;
   }
   printf("%s\n", hash);
+  return 0;
+}
+
+/* The command options of --make-token. */
+typedef struct token_request {
+  const char *user;
+  long expires;         /* seconds from now */
+  const char *accounts; /* "a,b" or NULL */
+} token_request;
+
+static int make_token_command(const config *cfg, const token_request *req) {
+  if (!cfg->token_secret) {
+    fputs("tabphone: --make-token needs [server] token_secret in the configuration\n", stderr);
+    return EXIT_CONFIG;
+  }
+  if (!config_find_user(cfg, req->user)) {
+    fprintf(stderr, "tabphone: no [user %s] in the configuration\n", req->user);
+    return EXIT_CONFIG;
+  }
+  char **accounts = req->accounts ? g_strsplit(req->accounts, ",", -1) : NULL;
+  for (char **a = accounts; a && *a; a++) {
+    g_strstrip(*a);
+    if (!config_user_may_use(cfg, config_find_user(cfg, req->user), *a)) {
+      fprintf(stderr, "tabphone: user %s may not use account '%s'\n", req->user, *a);
+      g_strfreev(accounts);
+      return EXIT_CONFIG;
+    }
+  }
+  int64_t exp = g_get_real_time() / G_USEC_PER_SEC + req->expires;
+  char *token = token_make(cfg->token_secret, req->user, exp, accounts);
+  g_strfreev(accounts);
+  if (!token) return 1;
+  printf("%s\n", token);
+  g_free(token);
   return 0;
 }
 
@@ -191,6 +230,7 @@ static int run(process *p) {
 int main(int argc, char **argv) {
   const char *config_path = NULL;
   bool check_only = false;
+  token_request token = {.expires = 3600};
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--config") == 0 && i + 1 < argc) {
@@ -207,6 +247,17 @@ int main(int argc, char **argv) {
       return 0;
     } else if (strcmp(arg, "--hash-password") == 0) {
       return hash_password_command();
+    } else if (strcmp(arg, "--make-token") == 0 && i + 1 < argc) {
+      token.user = argv[++i];
+    } else if (strcmp(arg, "--expires") == 0 && i + 1 < argc) {
+      char *end;
+      token.expires = strtol(argv[++i], &end, 10);
+      if (*end || token.expires < 1 || token.expires > 366L * 86400) {
+        fputs("tabphone: --expires takes seconds from 1 to 31622400\n", stderr);
+        return EXIT_CONFIG;
+      }
+    } else if (strcmp(arg, "--accounts") == 0 && i + 1 < argc) {
+      token.accounts = argv[++i];
     } else {
       fprintf(stderr, "tabphone: unknown argument '%s'\n", arg);
       print_usage(stderr);
@@ -219,6 +270,11 @@ int main(int argc, char **argv) {
   if (!config_load(&p.cfg, config_path, environ, err, sizeof err)) {
     fprintf(stderr, "tabphone: %s\n", err);
     return EXIT_CONFIG;
+  }
+  if (token.user) {
+    int rc = make_token_command(&p.cfg, &token);
+    config_free(&p.cfg);
+    return rc;
   }
   if (check_only) {
     printf("%s: configuration OK (%zu account(s), %zu user(s)%s)\n",

@@ -139,6 +139,8 @@ void call_end(call *c, int code, const char *reason) {
   hub_remove_call(c->hub, c);
 }
 
+session *call_owner(const call *c) { return c->ended ? NULL : c->owner; }
+
 bool call_matches(const call *c, const session *s, const char *call_id) {
   if (c->ended || strcmp(c->id, call_id) != 0) return false;
   if (c->owner == s) return true;
@@ -323,6 +325,11 @@ static char *dial_target(const config_account *account, const char *to, char *er
   char *target = g_strdup_printf("sip:%s@%.*s", number->str, (int)domain_len, at + 1);
   g_string_free(number, TRUE);
   return target;
+}
+
+char *call_dial_target(const config_account *account, const char *to, char *err,
+                       size_t err_len) {
+  return dial_target(account, to, err, err_len);
 }
 
 static void on_sip_answer_sdp(call *c, const char *sdp_text, bool final) {

@@ -51,6 +51,14 @@ void call_on_transfer(call *c, session *s, const json_t *request);
 /* s is going away: a call it owns is hung up; a call ringing on it stops ringing there. */
 void call_session_closed(call *c, session *s);
 
+/* The tab in the call (NULL while an inbound call rings, and once it ended). */
+session *call_owner(const call *c);
+
+/* Where a `to` from account would be sent: sip:/sips: as is, numbers as sip:NUMBER@domain of
+ * the account (a new string), or NULL + err. The dial plan is checked against this. */
+char *call_dial_target(const config_account *account, const char *to, char *err,
+                       size_t err_len);
+
 /* Does this call belong to (or ring on) s under call_id? */
 bool call_matches(const call *c, const session *s, const char *call_id);
 

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "signal/call.h"
+#include "signal/guard.h"
 #include "signal/protocol.h"
 #include "signal/session.h"
 
@@ -26,6 +27,7 @@ struct hub {
   GPtrArray *sessions;        /* session*, borrowed: a session removes itself when it ends */
   server_account *accounts;   /* one per cfg->accounts entry */
   size_t account_count;
+  guard *guard;               /* owned */
 };
 
 /* ---- server account registrations -------------------------------------------------------- */
@@ -61,6 +63,20 @@ static void create_account_registration(hub *h, server_account *sa) {
   if (!sa->reg) log_error("sip", acc->name, NULL, "account cannot register: %s", err);
 }
 
+/* Inbound INVITEs pass here first: the server-wide call limit covers both directions. */
+static bool hub_incoming_call(void *hub_ptr, sip_call *sip, const config_account *account,
+                              const char *from_uri, const char *from_display, const char *to_uri,
+                              const char *sdp_offer) {
+  hub *h = hub_ptr;
+  if (h->cfg->max_calls > 0 && h->calls->len >= (size_t)h->cfg->max_calls) {
+    log_warn("call", NULL, NULL, "INVITE from %s for account %s refused: server max_calls (%d)",
+             from_uri, account->name, h->cfg->max_calls);
+    sip_call_reject(sip, 503, "Service Unavailable");
+    return false;
+  }
+  return call_incoming(hub_ptr, sip, account, from_uri, from_display, to_uri, sdp_offer);
+}
+
 hub *hub_new(const config *cfg, sip_agent *agent, media_engine *media) {
   hub *h = g_new0(hub, 1);
   h->cfg = cfg;
@@ -68,7 +84,8 @@ hub *hub_new(const config *cfg, sip_agent *agent, media_engine *media) {
   h->media = media;
   h->calls = g_ptr_array_new();
   h->dying = g_ptr_array_new();
-  sip_agent_set_incoming_handler(agent, call_incoming, h);
+  h->guard = guard_new(cfg);
+  sip_agent_set_incoming_handler(agent, hub_incoming_call, h);
   h->sessions = g_ptr_array_new();
   h->account_count = cfg->account_count;
   h->accounts = g_new0(server_account, cfg->account_count ? cfg->account_count : 1);
@@ -97,6 +114,7 @@ void hub_free(hub *h) {
   for (size_t i = 0; i < h->account_count; i++) registration_free(h->accounts[i].reg);
   g_free(h->accounts);
   g_ptr_array_free(h->sessions, TRUE);
+  guard_free(h->guard);
   g_free(h);
 }
 
@@ -166,6 +184,32 @@ void hub_session_closed(hub *h, session *s) {
   GPtrArray *calls = g_ptr_array_copy(h->calls, NULL, NULL);
   for (guint i = 0; i < calls->len; i++) call_session_closed(g_ptr_array_index(calls, i), s);
   g_ptr_array_free(calls, TRUE);
+}
+
+/* ---- limits ------------------------------------------------------------------------------ */
+
+guard *hub_guard(const hub *h) { return h->guard; }
+
+unsigned hub_count_calls(const hub *h, const session *s, const config_user *user) {
+  if (!s && !user) return h->calls->len;
+  unsigned n = 0;
+  for (guint i = 0; i < h->calls->len; i++) {
+    session *owner = call_owner(g_ptr_array_index(h->calls, i));
+    if (!owner || (s && owner != s)) continue;
+    if (user && session_user(owner) != user) continue;
+    n++;
+  }
+  return n;
+}
+
+unsigned hub_count_sessions_from(const hub *h, const char *ip) {
+  unsigned n = 0;
+  char other[64];
+  for (guint i = 0; i < h->sessions->len; i++) {
+    guard_peer_ip(session_peer(g_ptr_array_index(h->sessions, i)), other, sizeof other);
+    if (strcmp(other, ip) == 0) n++;
+  }
+  return n;
 }
 
 /* ---- http glue --------------------------------------------------------------------------- */

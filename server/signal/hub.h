@@ -24,6 +24,7 @@
 typedef struct hub hub;
 typedef struct session session;
 typedef struct call call;
+typedef struct guard guard;
 
 hub *hub_new(const config *cfg, sip_agent *agent, media_engine *media);
 
@@ -57,5 +58,13 @@ call *hub_find_call(const hub *hub, const session *s, const char *call_id);
 GPtrArray *hub_sessions_for_account(const hub *hub, const char *account_name);
 /* A session is closing: its calls end, calls ringing on it stop ringing there. */
 void hub_session_closed(hub *hub, session *s);
+
+/* Abuse limits (signal/guard.h), owned by the hub. */
+guard *hub_guard(const hub *hub);
+/* Live calls owned by s (NULL = any) whose tab is logged in as user (NULL = any). Calls that
+ * still ring on tabs count only when both are NULL. */
+unsigned hub_count_calls(const hub *hub, const session *s, const config_user *user);
+/* Open sessions whose peer address is ip. */
+unsigned hub_count_sessions_from(const hub *hub, const char *ip);
 
 #endif

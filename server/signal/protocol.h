@@ -50,6 +50,7 @@ const char *message_type_name(message_type type); /* "login", ... */
 #define PROTO_ERR_ALREADY_REGISTERED "already_registered"
 #define PROTO_ERR_NOT_REGISTERED  "not_registered"
 #define PROTO_ERR_UNKNOWN_CALL   "unknown_call"      /* no such call_id in this tab */
+#define PROTO_ERR_RATE_LIMITED    "rate_limited"      /* over [server] message_rate */
 #define PROTO_ERR_TOO_MANY        "too_many"          /* per-session limit reached */
 #define PROTO_ERR_NOT_IMPLEMENTED "not_implemented"   /* contract message this build cannot do yet */
 #define PROTO_ERR_INTERNAL        "internal_error"

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "auth/password.h"
+#include "auth/token.h"
 #include "core/log.h"
 #include "signal/call.h"
+#include "signal/guard.h"
 #include "signal/protocol.h"
 #include "sip/registration.h"
 
@@ -46,10 +48,12 @@ struct session {
   char id[17];
   char subject[32];      /* "session <id>" for logs */
   char peer[64];
+  char ip[64];           /* peer without the port: what per-address limits are keyed by */
   bool logged_in;
   bool login_pending;
   const config_user *user; /* NULL in open mode */
   char *user_name;
+  char **token_accounts; /* token login with "accounts": only these; NULL = the user's own */
   int failed_logins;
   int invalid_messages;
   guint login_timer;
@@ -75,6 +79,7 @@ static void byo_free(byo_registration *b) {
 static void session_unref(session *s) {
   if (--s->refs > 0) return;
   g_free(s->user_name);
+  g_strfreev(s->token_accounts);
   g_free(s);
 }
 
@@ -106,6 +111,16 @@ static void restart_idle_timer(session *s) {
 
 static void send_welcome(session *s, const json_t *request);
 
+/* [server] max_sessions_per_ip: the session over the limit (already counted by the hub) is
+ * closed at once with a policy violation, before any login. */
+static bool too_many_sessions(session *s) {
+  int limit = hub_config(s->hub)->max_sessions_per_ip;
+  if (hub_count_sessions_from(s->hub, s->ip) <= (unsigned)limit) return false;
+  log_warn("ws", s->subject, s->peer, "refused: more than %d sessions from %s", limit, s->ip);
+  close_connection(s, WS_CLOSE_POLICY, "too many sessions from this address");
+  return true;
+}
+
 session *session_new(hub *h, ws_conn *conn, const char *peer) {
   session *s = g_new0(session, 1);
   s->refs = 1;
@@ -119,10 +134,12 @@ session *session_new(hub *h, ws_conn *conn, const char *peer) {
   for (size_t i = 0; i < sizeof raw; i++) snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
   snprintf(s->subject, sizeof s->subject, "session %.8s", s->id);
   g_strlcpy(s->peer, peer ? peer : "?", sizeof s->peer);
+  guard_peer_ip(s->peer, s->ip, sizeof s->ip);
   s->byo = g_ptr_array_new_with_free_func((GDestroyNotify)byo_free);
   hub_add_session(h, s);
   log_info("ws", s->subject, s->peer, "connected");
   restart_idle_timer(s);
+  if (too_many_sessions(s)) return s;
 
   if (config_open_mode(hub_config(h))) {
     s->logged_in = true;
@@ -143,6 +160,7 @@ void session_on_close(session *s) {
   s->login_timer = s->idle_timer = 0;
   hub_session_closed(s->hub, s);
   hub_remove_session(s->hub, s);
+  guard_session_closed(hub_guard(s->hub), s->id);
   g_ptr_array_free(s->byo, TRUE);
   s->byo = NULL;
   s->conn = NULL;
@@ -150,6 +168,15 @@ void session_on_close(session *s) {
 }
 
 const char *session_id(const session *s) { return s->id; }
+const char *session_peer(const session *s) { return s->peer; }
+const config_user *session_user(const session *s) { return s->logged_in ? s->user : NULL; }
+
+/* The user's accounts, narrowed by the login token's "accounts" when it had one. */
+static bool may_use(const session *s, const char *account_name) {
+  if (!config_user_may_use(hub_config(s->hub), s->user, account_name)) return false;
+  return !s->token_accounts || g_strv_contains((const char *const *)s->token_accounts,
+                                               account_name);
+}
 
 void session_send(session *s, json_t *message) {
   if (s->conn) {
@@ -162,7 +189,7 @@ void session_send(session *s, json_t *message) {
 }
 
 bool session_may_use_account(const session *s, const char *account_name) {
-  return s->logged_in && config_user_may_use(hub_config(s->hub), s->user, account_name);
+  return s->logged_in && may_use(s, account_name);
 }
 
 /* ---- replies ----------------------------------------------------------------------------- */
@@ -199,7 +226,7 @@ static json_t *account_list(session *s) {
   json_t *list = json_array();
   for (size_t i = 0; i < cfg->account_count; i++) {
     const config_account *acc = &cfg->accounts[i];
-    if (!config_user_may_use(cfg, s->user, acc->name)) continue;
+    if (!may_use(s, acc->name)) continue;
     json_t *entry = json_pack("{s:s, s:s?, s:s?, s:b, s:b, s:o}", "name", acc->name, "uri",
                               acc->uri, "display_name", acc->display_name, "registers",
                               acc->do_register && !acc->direct, "direct", acc->direct,
@@ -246,6 +273,34 @@ static void run_password_check(GTask *task, gpointer source, gpointer data, GCan
   g_task_return_boolean(task, password_verify(check->password, check->hash));
 }
 
+/* Every failed login looks the same to the tab (locked, unknown user, wrong password, bad
+ * token): one generic login_failed. The log says which, without the secret. */
+static void login_failed(session *s, const json_t *request, const char *user, const char *why,
+                         bool counts) {
+  s->failed_logins++;
+  /* The user name is outside input: logged (sanitised by log), the password never. */
+  log_warn("auth", s->subject, s->peer, "login failed for user '%.64s': %s (%d of %d)",
+           user ? user : "", why, s->failed_logins, MAX_FAILED_LOGINS);
+  if (counts) guard_login_failed(hub_guard(s->hub), s->subject, s->peer, s->ip, user ? user : "");
+  send_error(s, request, PROTO_ERR_LOGIN_FAILED, "wrong user name or password");
+  if (s->failed_logins >= MAX_FAILED_LOGINS)
+    close_connection(s, WS_CLOSE_POLICY, "too many failed logins");
+}
+
+/* Takes token_accounts (NULL = the user's own list). */
+static void login_succeeded(session *s, const json_t *request, const config_user *user,
+                            char **token_accounts, const char *how) {
+  s->logged_in = true;
+  s->user = user;
+  s->user_name = g_strdup(user->name);
+  s->token_accounts = token_accounts;
+  if (s->login_timer) g_source_remove(s->login_timer);
+  s->login_timer = 0;
+  guard_login_succeeded(hub_guard(s->hub), user->name);
+  log_info("auth", s->subject, s->peer, "user %s logged in (%s)", s->user_name, how);
+  send_welcome(s, request);
+}
+
 static void on_password_checked(GObject *source, GAsyncResult *result, gpointer data) {
   (void)source;
   (void)data;
@@ -254,26 +309,39 @@ static void on_password_checked(GObject *source, GAsyncResult *result, gpointer 
   bool ok = g_task_propagate_boolean(G_TASK(result), NULL) && check->user;
   s->login_pending = false;
   if (s->conn) {
-    const char *user_name = protocol_string(check->request, "user");
-    if (ok) {
-      s->logged_in = true;
-      s->user = check->user;
-      s->user_name = g_strdup(check->user->name);
-      if (s->login_timer) g_source_remove(s->login_timer);
-      s->login_timer = 0;
-      log_info("auth", s->subject, s->peer, "user %s logged in", s->user_name);
-      send_welcome(s, check->request);
-    } else {
-      s->failed_logins++;
-      /* The user name is outside input: logged (sanitised by log), the password never. */
-      log_warn("auth", s->subject, s->peer, "login failed for user '%.64s' (%d of %d)",
-               user_name ? user_name : "", s->failed_logins, MAX_FAILED_LOGINS);
-      send_error(s, check->request, PROTO_ERR_LOGIN_FAILED, "wrong user name or password");
-      if (s->failed_logins >= MAX_FAILED_LOGINS)
-        close_connection(s, WS_CLOSE_POLICY, "too many failed logins");
-    }
+    if (ok)
+      login_succeeded(s, check->request, check->user, NULL, "password");
+    else
+      login_failed(s, check->request, protocol_string(check->request, "user"),
+                   check->user ? "wrong password" : "unknown user", true);
   }
   session_unref(s);
+}
+
+/* Token login is synchronous: an HMAC costs microseconds, unlike PBKDF2. */
+static void handle_token_login(session *s, json_t *request, const char *user_name) {
+  const config *cfg = hub_config(s->hub);
+  if (!cfg->token_secret) {
+    login_failed(s, request, user_name, "token login is not configured (no token_secret)", true);
+    return;
+  }
+  token_claims claims;
+  token_status status = token_verify(cfg->token_secret, protocol_string(request, "token"),
+                                     (int64_t)(g_get_real_time() / G_USEC_PER_SEC), &claims);
+  const config_user *user = status == TOKEN_OK ? config_find_user(cfg, claims.user) : NULL;
+  if (status != TOKEN_OK || !user || strcmp(claims.user, user_name) != 0) {
+    char why[96];
+    snprintf(why, sizeof why, "token %s", status != TOKEN_OK ? token_status_text(status)
+                                          : !user ? "for an unknown user"
+                                                  : "for another user");
+    token_claims_clear(&claims);
+    login_failed(s, request, user_name, why, true);
+    return;
+  }
+  char **accounts = claims.accounts;
+  claims.accounts = NULL;
+  token_claims_clear(&claims);
+  login_succeeded(s, request, user, accounts, "token");
 }
 
 static void handle_login(session *s, json_t *request) {
@@ -285,17 +353,22 @@ static void handle_login(session *s, json_t *request) {
     send_error(s, request, PROTO_ERR_TOO_MANY, "a login is already being checked");
     return;
   }
+  const char *user_name = protocol_string(request, "user");
+  if (!guard_login_allowed(hub_guard(s->hub), s->ip, user_name)) {
+    /* Not checked at all while locked (no PBKDF2 time for a guessing flood), not counted. */
+    login_failed(s, request, user_name, "locked out", false);
+    return;
+  }
   const char *password = protocol_string(request, "password");
   if (!password) {
-    send_error(s, request, PROTO_ERR_LOGIN_FAILED,
-               "token login is not enabled on this server; log in with user and password");
+    handle_token_login(s, request, user_name);
     return;
   }
   login_check *check = g_new0(login_check, 1);
   check->s = s;
   check->request = json_incref(request);
   check->password = g_strdup(password);
-  check->user = config_find_user(hub_config(s->hub), protocol_string(request, "user"));
+  check->user = config_find_user(hub_config(s->hub), user_name);
   check->hash = check->user ? check->user->password_hash : UNKNOWN_USER_HASH;
   s->refs++;
   s->login_pending = true;
@@ -318,7 +391,7 @@ static json_t *registration_reply(const char *field, const char *key, registrati
 static void handle_register_account(session *s, json_t *request, const char *name) {
   const config *cfg = hub_config(s->hub);
   const config_account *acc = config_find_account(cfg, name);
-  if (!acc || !config_user_may_use(cfg, s->user, name)) {
+  if (!acc || !may_use(s, name)) {
     /* Same answer for "does not exist" and "not yours": account names are not disclosed. */
     send_error(s, request, PROTO_ERR_UNKNOWN_ACCOUNT, "no account '%.64s' for this user", name);
     return;
@@ -485,19 +558,32 @@ static void handle_pong(session *s, json_t *request) {
 static const config_account *choose_account(session *s, const char *name) {
   const config *cfg = hub_config(s->hub);
   if (name) {
-    if (config_user_may_use(cfg, s->user, name)) return config_find_account(cfg, name);
+    if (may_use(s, name)) return config_find_account(cfg, name);
     byo_registration *b = find_byo(s, name);
     return b ? &b->account : NULL;
   }
   const config_account *direct = NULL;
   for (size_t i = 0; i < cfg->account_count; i++) {
     const config_account *acc = &cfg->accounts[i];
-    if (!config_user_may_use(cfg, s->user, acc->name)) continue;
+    if (!may_use(s, acc->name)) continue;
     if (acc->do_register && !acc->direct) return acc;
     if (!direct) direct = acc;
   }
   if (direct) return direct;
   return s->byo->len ? &((byo_registration *)g_ptr_array_index(s->byo, 0))->account : NULL;
+}
+
+/* Dial plan and call limits (signal/guard.h), checked on the target the INVITE would carry.
+ * A target that cannot be dialled passes here: call_start_outgoing answers it with 484. */
+static bool admit_call(session *s, const json_t *request, const config_account *account,
+                       bool echo) {
+  char err[256];
+  char *target = echo ? NULL
+                      : call_dial_target(account, protocol_string(request, "to"), err, sizeof err);
+  if (!echo && !target) return true;
+  bool ok = guard_admit_call(hub_guard(s->hub), s->hub, s, request, target);
+  g_free(target);
+  return ok;
 }
 
 static void handle_call(session *s, json_t *request) {
@@ -512,6 +598,7 @@ static void handle_call(session *s, json_t *request) {
       send_error(s, request, PROTO_ERR_NOT_ALLOWED, "this user has no account to call from");
     return;
   }
+  if (!admit_call(s, request, account, echo)) return;
   call_start_outgoing(s->hub, s, request, account);
 }
 
@@ -556,8 +643,22 @@ static const message_handler handlers[MSG_TYPE_COUNT] = {
     [MSG_PING] = handle_ping,             [MSG_PONG] = handle_pong,
 };
 
+/* [server] message_rate: a tab over its budget gets rate_limited (counted as abuse, so a tab
+ * that keeps flooding is closed) and the message is not looked at. */
+static bool over_message_rate(session *s) {
+  if (guard_message_allowed(hub_guard(s->hub), s->id)) return false;
+  send_error(s, NULL, PROTO_ERR_RATE_LIMITED, "more than %d messages in 10 s; slow down",
+             hub_config(s->hub)->message_rate);
+  if (s->invalid_messages == 0)
+    log_warn("ws", s->subject, s->peer, "rate limited (user %s)",
+             s->user_name ? s->user_name : "not logged in");
+  count_abuse(s);
+  return true;
+}
+
 void session_on_text(session *s, const char *text, size_t len) {
   restart_idle_timer(s);
+  if (over_message_rate(s)) return;
   message_type type;
   json_t *request = NULL;
   protocol_error err;

@@ -34,5 +34,8 @@ void session_send(session *s, json_t *message);
 bool session_may_use_account(const session *s, const char *account_name);
 
 const char *session_id(const session *s);
+const char *session_peer(const session *s); /* "address:port" of the tab */
+/* The logged-in [user] (NULL in open mode and before login). */
+const config_user *session_user(const session *s);
 
 #endif

@@ -37,6 +37,7 @@
 #include <sofia-sip/su_glib.h>
 #include <sofia-sip/tport_tag.h>
 
+#include "auth/sip_screen.h"
 #include "core/log.h"
 #include "sip/registration.h"
 #include "sip/sip_internal.h"
@@ -258,6 +259,11 @@ static bool came_from_network(nua_t *nua) {
   return ai && (ai->ai_family == AF_INET || ai->ai_family == AF_INET6);
 }
 
+/* SIP scanners announce themselves in User-Agent (auth/sip_screen.h has the list). */
+static bool is_scanner(const sip_t *sip) {
+  return sip->sip_user_agent && sip_screen_is_scanner(sip->sip_user_agent->g_string);
+}
+
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
                          nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
                          sip_t const *sip, tagi_t tags[]) {
@@ -280,6 +286,12 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     on_adopted_call_event(agent, event, status, nh, tags);
   } else if (g_ptr_array_find(agent->adopted, nh, NULL)) {
     on_adopted_event(agent, event, status, nh);
+  } else if (sip && sip->sip_request && is_scanner(sip)) {
+    /* Before any account lookup: a scanner learns nothing, and costs us one response. */
+    log_debug("sip", NULL, NULL, "403 to scanner (User-Agent %.64s)",
+              sip->sip_user_agent->g_string);
+    nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
+    nua_handle_destroy(nh);
   } else if (event == nua_i_invite && sip) {
     sip_call_incoming(agent, nh, sip);
   } else if (event == nua_i_refer) {

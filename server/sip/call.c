@@ -37,12 +37,14 @@
  */
 #include "sip/call.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sofia-sip/url.h>
 
+#include "auth/sip_screen.h"
 #include "core/log.h"
 #include "sip/call_route.h"
 #include "sip/digest.h"
@@ -537,6 +539,22 @@ static void refuse(nua_handle_t *nh, int status, const char *phrase) {
   nua_handle_destroy(nh);
 }
 
+/* [account] trusted_sources: a trunk authenticated by address takes INVITEs only from its
+ * provider's networks; anyone else could otherwise call out through it (toll fraud). */
+static bool from_trusted_source(sip_agent *agent, const config_account *account) {
+  if (!account->trusted_sources || !account->trusted_sources[0]) return true;
+  struct sockaddr_storage source;
+  char peer[80], ip[INET6_ADDRSTRLEN] = "";
+  if (!sip_agent_message_source(agent, &source, peer, sizeof peer)) return false;
+  if (source.ss_family == AF_INET)
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&source)->sin_addr, ip, sizeof ip);
+  else
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&source)->sin6_addr, ip, sizeof ip);
+  if (sip_screen_source_allowed(account->trusted_sources, ip)) return true;
+  log_warn("sip", account->name, peer, "INVITE refused (403): source not in trusted_sources");
+  return false;
+}
+
 void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
   const config *cfg = sip_agent_config(agent);
   if (sip_agent_shutting_down(agent) || !sip->sip_request) {
@@ -546,6 +564,10 @@ void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
   const config_account *account = match_account(cfg, sip->sip_request->rq_url);
   if (!account) {
     refuse(nh, SIP_404_NOT_FOUND);
+    return;
+  }
+  if (!from_trusted_source(agent, account)) {
+    refuse(nh, SIP_403_FORBIDDEN);
     return;
   }
   su_home_t home[1] = {SU_HOME_INIT(home)};

@@ -47,6 +47,8 @@ afterEach(async () => {
 });
 
 async function shoot(name) {
+  // From the top: a page scrolled to a focused button would draw the sticky header mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.setViewportSize(PHONE);
   await page.screenshot({ path: path.join(shotDir, `calls-${name}-phone.png`), fullPage: true });
   await page.setViewportSize(DESKTOP);

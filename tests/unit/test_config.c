@@ -298,6 +298,53 @@ static void test_media_environment_overrides(fixture *f, gconstpointer d) {
   config_free(&cfg);
 }
 
+static void test_abuse_limits_defaults_and_keys(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512];
+  g_assert_true(load(f, "", NULL, &cfg, err));
+  g_assert_null(cfg.token_secret);
+  g_assert_cmpint(cfg.max_sessions_per_ip, ==, 20);
+  g_assert_cmpint(cfg.message_rate, ==, 300);
+  g_assert_cmpint(cfg.max_calls, ==, 0);
+  g_assert_cmpint(cfg.login_max_failures, ==, 5);
+  g_assert_cmpint(cfg.login_lockout, ==, 60);
+  config_free(&cfg);
+  char body[1024];
+  g_snprintf(body, sizeof body,
+             "token_secret = 0123456789abcdef\nmax_calls = 9\nlogin_lockout = 2\n"
+             "[account trunk]\nuri = sip:t@10.0.0.1\nregister = no\n"
+             "trusted_sources = 10.0.0.0/8, ::1\n"
+             "[user bob]\npassword_hash = %s\naccounts = *\ndial_deny = 900*, 00*\n"
+             "dial_allow = +1*\nmax_calls = 2\ncalls_per_minute = 10\n",
+             VALID_HASH);
+  gboolean ok = load(f, body, NULL, &cfg, err);
+  if (!ok) g_error("%s", err);
+  g_assert_cmpstr(cfg.token_secret, ==, "0123456789abcdef");
+  g_assert_cmpint(cfg.max_calls, ==, 9);
+  const config_account *trunk = config_find_account(&cfg, "trunk");
+  g_assert_cmpstr(trunk->trusted_sources[1], ==, "::1");
+  const config_user *bob = config_find_user(&cfg, "bob");
+  g_assert_cmpstr(bob->dial_deny[1], ==, "00*");
+  g_assert_cmpstr(bob->dial_allow[0], ==, "+1*");
+  g_assert_cmpint(bob->max_calls, ==, 2);
+  g_assert_cmpint(bob->calls_per_minute, ==, 10);
+  config_free(&cfg);
+}
+
+static void test_abuse_limits_bad_values(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512] = "";
+  g_assert_false(load(f, "[account t]\nuri = sip:t@h\ntrusted_sources = 10.0.0.0/33\n", NULL,
+                      &cfg, err));
+  g_assert_nonnull(strstr(err, "'10.0.0.0/33' is not a numeric address or CIDR prefix"));
+  g_assert_false(load(f, "token_secret = short-s3cret\n", NULL, &cfg, err));
+  g_assert_nonnull(strstr(err, "at least 16 characters"));
+  g_assert_null(strstr(err, "short-s3cret")); /* a secret is never echoed */
+  g_assert_false(load(f, "max_sessions_per_ip = 0\n", NULL, &cfg, err));
+}
+
 #define ADD(name) \
   g_test_add("/config/" #name, fixture, NULL, fixture_setup, test_##name, fixture_teardown)
 
@@ -318,6 +365,8 @@ int main(int argc, char **argv) {
   ADD(media_defaults);
   ADD(media_section_is_read);
   ADD(media_bad_values_are_explained);
+  ADD(abuse_limits_defaults_and_keys);
+  ADD(abuse_limits_bad_values);
   ADD(turn_password_is_never_echoed);
   ADD(media_environment_overrides);
   return g_test_run();

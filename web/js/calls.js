@@ -418,9 +418,14 @@ export class CallManager extends EventTarget {
 
   onAnswered(msg) {
     const call = this.calls.get(msg.call_id);
-    if (!call || call.direction !== 'out') return;
+    if (!call) return;
     call.codec = msg.codec ?? null;
     call.encryption = msg.encryption ?? null;
+    if (call.direction !== 'out') {
+      // The reply to our `accept`: no SDP, only the codec and encryption for the badge.
+      this.changed(call);
+      return;
+    }
     const sdp = typeof msg.sdp === 'string' ? msg.sdp : '';
     this.run(call, async () => {
       if (call.earlySdp === null) {

@@ -59,6 +59,7 @@ export function mountCallControls(calls) {
     ui.to.focus();
   });
   ui.cancel.addEventListener('click', () => closeForm(true));
+  ui.to.addEventListener('input', () => showError(''));
 
   ui.form.addEventListener('submit', (ev) => {
     ev.preventDefault();

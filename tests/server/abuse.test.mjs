@@ -183,12 +183,21 @@ test('token login: expired, wrong signature, other user or unknown user all get 
   } finally { await srv.stop(); }
 });
 
-/** A UDP socket on a free port that records anything sent to it (no SIP must arrive). */
+/** A UDP far end on a free port: records every request and answers INVITEs with 486. */
 async function sipListener() {
   const port = await freePort();
   const sock = dgram.createSocket('udp4');
   const got = [];
-  sock.on('message', (m) => got.push(m.toString()));
+  sock.on('message', (m, rinfo) => {
+    const text = m.toString();
+    got.push(text);
+    if (!text.startsWith('INVITE ')) return;
+    // Answer 486 so no transaction is left pending when the server stops.
+    const keep = text.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l));
+    const reply = ['SIP/2.0 486 Busy Here', ...keep.map((l) => (/^To:/i.test(l) && !/tag=/.test(l) ? `${l};tag=far` : l)),
+      'Content-Length: 0', '', ''].join('\r\n');
+    sock.send(reply, rinfo.port, rinfo.address);
+  });
   await new Promise((r) => sock.bind(port, '127.0.0.1', r));
   return { port, got, close: () => sock.close() };
 }
@@ -216,6 +225,8 @@ test('dial plan: a denied destination gets hangup 403 not_allowed_by_dial_plan, 
     for (let i = 0; i < 50 && !far.got.length; i++) await new Promise((res) => setTimeout(res, 50));
     assert.equal(far.got.length > 0, true, 'the allowed call sent an INVITE');
     assert.ok(far.got.every((m) => m.includes('sip:2001@')), 'only the allowed call reached SIP');
+    const busy = await c.next((m) => m.type === 'hangup' && m.call_id === 'ok');
+    assert.equal(busy.code, 486);
     await c.close();
   } finally { await srv.stop(); far.close(); }
 });

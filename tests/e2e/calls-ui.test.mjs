@@ -232,6 +232,30 @@ test('an incoming call rings; Accept sends an SDP answer and candidates', async 
   await result().filter({ hasText: 'The other side hung up.' }).waitFor();
 });
 
+test('a call ringing while the tab is hidden shows a desktop notification, closed when it stops', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  // Headless Chromium has no notification centre: record what the page asks for instead, and
+  // pretend another tab is in front.
+  await page.evaluate(() => {
+    window.shownNotifications = [];
+    class RecordingNotification {
+      static permission = 'granted';
+      static requestPermission() { return Promise.resolve('granted'); }
+      constructor(title, options) { this.title = title; this.options = options; this.closed = false; window.shownNotifications.push(this); }
+      close() { this.closed = true; }
+    }
+    window.Notification = RecordingNotification;
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+  });
+  server.push({ type: 'incoming', call_id: 'in-n', from: 'sip:erin@example.test', display: 'Erin', to: 'sip:1001@pbx.example.test', account: 'office', sdp: fakeOfferSdp() });
+  await page.locator('#incoming').waitFor();
+  const shown = await page.evaluate(() => window.shownNotifications.map((n) => ({ title: n.title, body: n.options.body })));
+  assert.deepEqual(shown, [{ title: 'Incoming call', body: 'Erin' }]);
+  server.push({ type: 'hangup', call_id: 'in-n', code: 487, reason: 'cancelled by caller' });
+  await page.waitForFunction(() => window.shownNotifications[0].closed);
+});
+
 test('Reject answers 486; a call the caller cancels stops ringing', async (t) => {
   const server = await openPhone();
   t.after(() => server.close());

@@ -7,6 +7,7 @@ import { CallState } from '../calls.js';
 import { shortUri } from '../dial-target.js';
 import { STATE_WORDS, codecWords, encryptionLines, formatDuration, holdWords, holdState } from './call-text.js';
 import { TonePlayer } from './tones.js';
+import { askForNotificationsOnFirstClick, closeIncomingCallNotification, notifyIncomingCall } from './notify.js';
 import { announce } from './announce.js';
 import { byId, el, show } from './dom.js';
 import { setCallTitle } from './title.js';
@@ -101,12 +102,15 @@ export function mountCallPanel(calls, accounts) {
     if (ev.detail.call === calls.current) render(ev.detail.call);
   });
 
+  askForNotificationsOnFirstClick();
+
   function playTones() {
     const call = calls.current;
     if (calls.waiting && calls.waiting.state === CallState.INCOMING) tones.start('waiting');
     else if (call && call.state === CallState.INCOMING) tones.start('ring');
     else if (call && call.state === CallState.RINGING) tones.start('ringback');
     else tones.stop();
+    if (!(call && call.state === CallState.INCOMING)) closeIncomingCallNotification();
   }
 
   function accountName(key) {
@@ -136,6 +140,7 @@ export function mountCallPanel(calls, accounts) {
       setCallTitle(ringingHere ? 'Incoming call' : inProgress ? STATE_WORDS[state] : '');
       if (ringingHere) {
         announce(`Incoming call from ${call.peerName || 'an unknown caller'}.`);
+        notifyIncomingCall(call.peerName || shortUri(call.peerUri));
         // Put the keyboard on Accept, unless the user is typing somewhere.
         if (!isTextEntry(document.activeElement)) ui.accept.focus();
       } else if (inProgress) {

@@ -4,7 +4,8 @@
  * order in which layers start and stop, and signals. Startup order: config -> log -> sip agent
  * (binds SIP) -> media engine (workers, DTLS certificate) -> hub (server account
  * registrations) -> http (binds HTTPS/WSS) -> first REGISTERs.
- * Shutdown (SIGINT/SIGTERM) runs in reverse: close every WebSocket (sessions free their own
+ * Shutdown (SIGINT/SIGTERM) first drains (no new calls or logins; calls in progress may finish
+ * for up to [shutdown] drain_seconds), then runs in reverse: close every WebSocket (sessions free their own
  * registrations, their calls end), free the calls and server registrations, stop the media
  * workers, let the SIP agent un-REGISTER everything
  * (bounded by [sip] shutdown_timeout), then free what is left. A second signal exits at once.
@@ -42,7 +43,9 @@ typedef struct process {
   media_engine *media;
   hub *hub;
   http_server *http;
-  bool stopping;
+  bool draining;     /* first signal: calls may finish ([shutdown] drain_seconds) */
+  guint drain_timer; /* ends the drain when drain_seconds are over */
+  bool stopping;     /* the stop itself: sessions closed, BYE, un-REGISTER, exit */
 } process;
 
 static void print_usage(FILE *out) {
@@ -142,14 +145,15 @@ static void on_sip_shutdown_done(void *user_data) {
   g_main_loop_quit(p->loop);
 }
 
-static gboolean on_stop_signal(gpointer user_data) {
-  process *p = user_data;
-  if (p->stopping) {
-    log_warn("main", NULL, NULL, "second signal: exiting without waiting");
-    _exit(1);
-  }
+/* The stop proper: calls still up get BYE (503 "server shutting down" to their tabs), every
+ * WebSocket closes, registrations are un-REGISTERed (bounded by [sip] shutdown_timeout). */
+static void stop_now(process *p) {
+  if (p->stopping) return;
   p->stopping = true;
+  if (p->drain_timer) g_source_remove(p->drain_timer);
+  p->drain_timer = 0;
   log_info("main", NULL, NULL, "stopping: closing sessions and unregistering accounts");
+  hub_stop_sessions(p->hub); /* no detaching from here on; detached tabs' calls end now */
   http_server_free(p->http); /* closes every WebSocket; sessions release their registrations */
   p->http = NULL;
   hub_free(p->hub);
@@ -157,7 +161,43 @@ static gboolean on_stop_signal(gpointer user_data) {
   media_engine_free(p->media);
   p->media = NULL;
   sip_agent_shutdown(p->agent, on_sip_shutdown_done, p);
-  return G_SOURCE_CONTINUE; /* a second signal must still be seen */
+}
+
+static void on_drained(void *user_data) {
+  process *p = user_data;
+  log_info("main", NULL, NULL, "drain: every call has ended");
+  stop_now(p);
+}
+
+static gboolean on_drain_over(gpointer user_data) {
+  process *p = user_data;
+  p->drain_timer = 0;
+  log_info("main", NULL, NULL, "drain: %d s are over, ending the calls still up",
+           p->cfg.drain_seconds);
+  stop_now(p);
+  return G_SOURCE_REMOVE;
+}
+
+/* SIGINT / SIGTERM. The first starts the drain: no new calls or logins, calls in progress may
+ * go on for up to [shutdown] drain_seconds (0 = no drain). The next one ends the drain at once
+ * (the usual clean stop follows); one more during the stop exits without waiting. */
+static gboolean on_stop_signal(gpointer user_data) {
+  process *p = user_data;
+  if (p->stopping) {
+    log_warn("main", NULL, NULL, "another signal: exiting without waiting");
+    _exit(1);
+  }
+  if (p->draining || p->cfg.drain_seconds <= 0) {
+    if (p->draining) log_info("main", NULL, NULL, "second signal: ending the drain now");
+    stop_now(p);
+    return G_SOURCE_CONTINUE; /* a further signal must still be seen */
+  }
+  p->draining = true;
+  log_info("main", NULL, NULL, "draining: no new calls or logins; waiting up to %d s for the "
+           "calls in progress to end (a second signal stops at once)", p->cfg.drain_seconds);
+  p->drain_timer = g_timeout_add_seconds((guint)p->cfg.drain_seconds, on_drain_over, p);
+  hub_start_drain(p->hub, on_drained, p); /* on_drained at once when no call is up */
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---- startup ----------------------------------------------------------------------------- */

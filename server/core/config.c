@@ -41,6 +41,7 @@ typedef enum {
   VALUE_OPT_HOSTPORT,/* config_listen, numeric address + port 1..65535, "" = host NULL */
   VALUE_NETWORKS,    /* char ** of addresses / CIDR prefixes */
   VALUE_SECRET,      /* char *, "" = NULL; never echoed in an error */
+  VALUE_SRTP,        /* config_srtp: off / optional / mandatory */
 } value_kind;
 
 typedef enum {
@@ -48,6 +49,7 @@ typedef enum {
   SECTION_SIP,
   SECTION_MEDIA,
   SECTION_LOG,
+  SECTION_SHUTDOWN,
   SECTION_ACCOUNT,
   SECTION_USER
 } section_kind;
@@ -84,6 +86,8 @@ static const key_spec key_specs[] = {
     SRV("login_max_failures", VALUE_INT, login_max_failures, 1, 1000),
     SRV("login_max_failures_per_ip", VALUE_INT, login_max_failures_per_ip, 1, 100000),
     SRV("login_lockout", VALUE_INT, login_lockout, 1, 3600),
+    SRV("reconnect_grace_seconds", VALUE_INT, reconnect_grace_seconds, 0, 3600),
+    SRV("metrics_allow", VALUE_NETWORKS, metrics_allow, 0, 0),
     SIP("listen", VALUE_LISTEN, sip_listen, 0, 0),
     SIP("public_ip", VALUE_OPT_STRING, public_ip, 0, 0),
     SIP("user_agent", VALUE_STRING, user_agent, 0, 0),
@@ -92,21 +96,36 @@ static const key_spec key_specs[] = {
     SIP("register_retry_min", VALUE_INT, register_retry_min, 1, 3600),
     SIP("register_retry_max", VALUE_INT, register_retry_max, 1, 86400),
     SIP("shutdown_timeout", VALUE_INT, shutdown_timeout, 0, 120),
+    SIP("session_expires", VALUE_INT, session_expires, 0, 86400),
+    /* RFC 4028 says 90 at least; smaller values exist for tests of expiry. */
+    SIP("min_se", VALUE_INT, min_se, 1, 86400),
+    SIP("tls_ca_file", VALUE_STRING, tls_ca_file, 0, 0),
+    SIP("tls_port", VALUE_INT, tls_port, 0, 65535),
+    SIP("keepalive_seconds", VALUE_INT, keepalive_seconds, 0, 3600),
+    SIP("dns_server", VALUE_OPT_HOSTPORT, dns_server, 0, 0),
     MED("workers", VALUE_INT, media_workers, 0, 64),
     MED("rtp_timeout", VALUE_INT, rtp_timeout, 2, 3600),
     /* Below 1024 needs privileges and collides with services; pairs need P and P + 1. */
     MED("port_min", VALUE_INT, port_min, 1024, 65535),
     MED("port_max", VALUE_INT, port_max, 1024, 65535),
     MED("address", VALUE_OPT_ADDRESS, media_address, 0, 0),
+    MED("latch_window_ms", VALUE_INT, latch_window_ms, 0, 60000),
+    MED("latch_any_source", VALUE_BOOL, latch_any_source, 0, 0),
     MED("stun_server", VALUE_OPT_HOSTPORT, stun_server, 0, 0),
     MED("turn_server", VALUE_OPT_HOSTPORT, turn_server, 0, 0),
     MED("turn_user", VALUE_OPT_STRING, turn_user, 0, 0),
     MED("turn_password", VALUE_OPT_STRING, turn_password, 0, 0),
+    MED("browser_codec", VALUE_STRING, browser_codec, 0, 0),
+    MED("opus_complexity", VALUE_INT, opus_complexity, 0, 10),
+    MED("opus_dtx", VALUE_BOOL, opus_dtx, 0, 0),
     {SECTION_LOG, "level", VALUE_LOG_LEVEL, offsetof(config, log_level), 0, 0},
+    {SECTION_SHUTDOWN, "drain_seconds", VALUE_INT, offsetof(config, drain_seconds), 0, 3600},
     ACC("uri", VALUE_STRING, uri, 0, 0),
     ACC("username", VALUE_OPT_STRING, username, 0, 0),
     ACC("password", VALUE_OPT_STRING, password, 0, 0),
     ACC("display_name", VALUE_OPT_STRING, display_name, 0, 0),
+    ACC("asserted_identity", VALUE_OPT_STRING, asserted_identity, 0, 0),
+    ACC("preferred_identity", VALUE_OPT_STRING, preferred_identity, 0, 0),
     ACC("registrar", VALUE_OPT_STRING, registrar, 0, 0),
     ACC("proxy", VALUE_OPT_STRING, proxy, 0, 0),
     ACC("transport", VALUE_TRANSPORT, transport, 0, 0),
@@ -114,6 +133,7 @@ static const key_spec key_specs[] = {
     ACC("expires", VALUE_INT, expires, 10, 604800),
     ACC("codecs", VALUE_CODECS, codecs, 0, 0),
     ACC("trusted_sources", VALUE_NETWORKS, trusted_sources, 0, 0),
+    ACC("srtp", VALUE_SRTP, srtp, 0, 0),
     USR("password_hash", VALUE_PASSWORD_HASH, password_hash, 0, 0),
     USR("accounts", VALUE_LIST, accounts, 0, 0),
     USR("byo_accounts", VALUE_BOOL, byo_accounts, 0, 0),
@@ -388,6 +408,10 @@ static int apply_value(loader *ld, const key_spec *spec, void *object, const cha
     clear_secret((char **)field);
     *(char **)field = *value ? g_strdup(value) : NULL;
     return 0;
+  case VALUE_SRTP:
+    if (!config_srtp_parse(value, (config_srtp *)field))
+      return fail(ld, line, spec->key, "'%s' is not off, optional or mandatory", value);
+    return 0;
   case VALUE_PASSWORD_HASH:
     /* Never echo the value: it is a secret's hash. */
     if (!password_hash_is_valid(value))
@@ -419,6 +443,8 @@ static void account_clear(config_account *acc) {
   g_free(acc->username);
   g_free(acc->password);
   g_free(acc->display_name);
+  g_free(acc->asserted_identity);
+  g_free(acc->preferred_identity);
   g_free(acc->registrar);
   g_free(acc->proxy);
   strv_free(acc->codecs);
@@ -494,6 +520,11 @@ static int on_section(void *user_data, const char *section, int line) {
     ld->object = ld->cfg;
     return 0;
   }
+  if (strcmp(section, "shutdown") == 0) {
+    ld->section = SECTION_SHUTDOWN;
+    ld->object = ld->cfg;
+    return 0;
+  }
   const char *space = strchr(section, ' ');
   if (space) {
     char *kind = g_strndup(section, (size_t)(space - section));
@@ -501,17 +532,17 @@ static int on_section(void *user_data, const char *section, int line) {
     if (strcmp(kind, "account") == 0 || strcmp(kind, "user") == 0)
       rc = open_named_section(ld, kind, space + 1, line);
     else
-      fail(ld, line, section, "unknown section (known: server, sip, media, log, account NAME, user NAME)");
+      fail(ld, line, section, "unknown section (known: server, sip, media, log, shutdown, account NAME, user NAME)");
     g_free(kind);
     return rc;
   }
   if (strcmp(section, "account") == 0 || strcmp(section, "user") == 0)
     return fail(ld, line, section, "[%s] needs a name, e.g. [%s alice]", section, section);
-  return fail(ld, line, section, "unknown section (known: server, sip, media, log, account NAME, user NAME)");
+  return fail(ld, line, section, "unknown section (known: server, sip, media, log, shutdown, account NAME, user NAME)");
 }
 
 static const char *section_kind_name(section_kind kind) {
-  static const char *const names[] = {"server", "sip", "media", "log", "account", "user"};
+  static const char *const names[] = {"server", "sip", "media", "log", "shutdown", "account", "user"};
   return names[kind];
 }
 
@@ -569,6 +600,9 @@ static void set_defaults(config *cfg) {
   cfg->login_max_failures = 5;
   cfg->login_max_failures_per_ip = 20;
   cfg->login_lockout = 60;
+  cfg->reconnect_grace_seconds = 30;
+  cfg->drain_seconds = 30;
+  cfg->metrics_allow = g_strsplit("127.0.0.0/8,::1", ",", -1); /* loopback only */
   cfg->sip_listen = (config_listen){g_strdup("0.0.0.0"), 5060};
   cfg->user_agent = g_strdup("tabphone/" TABPHONE_VERSION);
   cfg->byo_accounts = true;
@@ -576,11 +610,33 @@ static void set_defaults(config *cfg) {
   cfg->register_retry_min = 5;
   cfg->register_retry_max = 300;
   cfg->shutdown_timeout = 5;
+  cfg->session_expires = 1800;
+  cfg->min_se = 90;
+  cfg->tls_ca_file = g_strdup("/etc/ssl/certs/ca-certificates.crt");
+  cfg->keepalive_seconds = 30;
   cfg->media_workers = 0;
   cfg->rtp_timeout = 30;
+  cfg->latch_window_ms = 2000;
   cfg->port_min = 20000;
   cfg->port_max = 39999;
+  cfg->browser_codec = g_strdup("auto");
+  cfg->opus_complexity = 5;
   cfg->log_level = LOG_INFO;
+}
+
+const char *config_srtp_name(config_srtp srtp) {
+  return srtp == CONFIG_SRTP_MANDATORY ? "mandatory" : srtp == CONFIG_SRTP_OPTIONAL ? "optional" : "off";
+}
+
+bool config_srtp_parse(const char *text, config_srtp *out) {
+  static const config_srtp all[] = {CONFIG_SRTP_OFF, CONFIG_SRTP_OPTIONAL, CONFIG_SRTP_MANDATORY};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    if (g_ascii_strcasecmp(text, config_srtp_name(all[i])) == 0) {
+      *out = all[i];
+      return true;
+    }
+  }
+  return false;
 }
 
 static void add_direct_account(config *cfg) {
@@ -630,7 +686,8 @@ static int apply_env_named(loader *ld, const char *var, const char *rest_after_k
 static int apply_env(loader *ld, char *const *envp) {
   static const struct { const char *prefix; section_kind kind; } singletons[] = {
       {"TABPHONE_SERVER_", SECTION_SERVER}, {"TABPHONE_SIP_", SECTION_SIP},
-      {"TABPHONE_MEDIA_", SECTION_MEDIA}, {"TABPHONE_LOG_", SECTION_LOG}};
+      {"TABPHONE_MEDIA_", SECTION_MEDIA}, {"TABPHONE_LOG_", SECTION_LOG},
+      {"TABPHONE_SHUTDOWN_", SECTION_SHUTDOWN}};
   ld->source = "environment";
   for (char *const *e = envp; e && *e; e++) {
     if (strncmp(*e, "TABPHONE_", 9) != 0) continue;
@@ -722,6 +779,9 @@ static int validate_media(loader *ld) {
   if (turn_any && !turn_all) /* names the keys only: the password's value is a secret */
     return fail(ld, key_line(ld, "media.turn_server"), "turn_server",
                 "turn_server, turn_user and turn_password must be set together");
+  if (strcmp(cfg->browser_codec, "auto") != 0 && strcmp(cfg->browser_codec, "opus") != 0)
+    return fail(ld, key_line(ld, "media.browser_codec"), "browser_codec",
+                "must be auto or opus, not \"%s\"", cfg->browser_codec);
   return 0;
 }
 
@@ -831,14 +891,18 @@ void config_free(config *cfg) {
   g_free(cfg->echo_destination);
   clear_secret(&cfg->token_secret);
   strv_free(cfg->allowed_origins);
+  strv_free(cfg->metrics_allow);
   g_free(cfg->sip_listen.host);
   g_free(cfg->public_ip);
   g_free(cfg->user_agent);
+  g_free(cfg->tls_ca_file);
+  g_free(cfg->dns_server.host);
   strv_free(cfg->byo_domains);
   g_free(cfg->media_address);
   g_free(cfg->stun_server.host);
   g_free(cfg->turn_server.host);
   g_free(cfg->turn_user);
+  g_free(cfg->browser_codec);
   if (cfg->turn_password) memset(cfg->turn_password, 0, strlen(cfg->turn_password));
   g_free(cfg->turn_password);
   for (size_t i = 0; i < cfg->account_count; i++) account_clear(&cfg->accounts[i]);

@@ -21,6 +21,14 @@ typedef enum { SIP_TRANSPORT_UDP = 0, SIP_TRANSPORT_TCP, SIP_TRANSPORT_TLS } sip
 const char *sip_transport_name(sip_transport transport); /* "udp", "tcp", "tls" */
 bool sip_transport_parse(const char *text, sip_transport *out);
 
+/* [account] srtp: SDES-SRTP toward the SIP side (RFC 4568). optional offers RTP/AVP with
+ * a=crypto lines and accepts a clear or an SRTP answer; mandatory offers RTP/SAVP and refuses
+ * every call (either direction) without keys. */
+typedef enum { CONFIG_SRTP_OFF = 0, CONFIG_SRTP_OPTIONAL, CONFIG_SRTP_MANDATORY } config_srtp;
+
+const char *config_srtp_name(config_srtp srtp); /* "off", "optional", "mandatory" */
+bool config_srtp_parse(const char *text, config_srtp *out);
+
 /* A host:port a server listens on. host is a numeric IPv4/IPv6 address ("::1", "0.0.0.0"). */
 typedef struct config_listen {
   char *host;
@@ -35,6 +43,9 @@ typedef struct config_account {
   char *username;       /* digest auth user; defaults to the URI user part */
   char *password;       /* may be NULL (no auth) */
   char *display_name;   /* From display name, may be NULL */
+  char *asserted_identity;  /* P-Asserted-Identity on our INVITEs (RFC 3325), e.g.
+                              "<sip:+4930123@example.com>"; may be NULL */
+  char *preferred_identity; /* P-Preferred-Identity on our INVITEs; may be NULL */
   char *registrar;      /* REGISTER target, e.g. sip:pbx.example.com:5060; defaults to the
                            URI's domain */
   char *proxy;          /* outbound proxy for every request, may be NULL */
@@ -45,6 +56,7 @@ typedef struct config_account {
   char **codecs;        /* allowed codecs, NULL-terminated, lowercase: opus, pcmu, pcma, g722 */
   char **trusted_sources; /* INVITEs only from these addresses / CIDR prefixes, NULL-terminated;
                              empty = from anywhere */
+  config_srtp srtp;     /* SDES-SRTP toward the SIP side; default off */
   int line;             /* where the section starts in the file (0 = embedded/env) */
 } config_account;
 
@@ -84,6 +96,9 @@ typedef struct config {
   int login_max_failures;      /* failed logins for one user name before it is locked */
   int login_max_failures_per_ip; /* failed logins from one address before it is locked */
   int login_lockout;           /* seconds of the first lock; doubles per repeat, max 1 h */
+  int reconnect_grace_seconds; /* a dropped tab's calls wait this long for a resume; 0 = off */
+  char **metrics_allow;        /* GET /metrics only from these addresses / CIDR prefixes,
+                                  NULL-terminated; empty = /metrics off (403 for everyone) */
 
   /* [sip] */
   config_listen sip_listen;    /* UDP + TCP listener for SIP */
@@ -94,16 +109,30 @@ typedef struct config {
   int register_retry_min;      /* seconds: first retry after a failed registration */
   int register_retry_max;      /* seconds: backoff cap */
   int shutdown_timeout;        /* seconds SIGTERM waits for un-REGISTERs before exiting */
+  int session_expires;         /* RFC 4028 Session-Expires we ask for (s); 0 = no session timer */
+  int min_se;                  /* RFC 4028 Min-SE: shortest interval we accept (s) */
+  char *tls_ca_file;           /* PEM bundle that SIP-over-TLS peers must chain to */
+  int tls_port;                /* SIP TLS listener port; 0 = [sip] listen port + 1 */
+  int keepalive_seconds;       /* CRLF / OPTIONS keepalive toward registrars; 0 = off */
+  config_listen dns_server;    /* RFC 3263 lookups go here; host NULL = /etc/resolv.conf */
 
   /* [media] */
   int media_workers;           /* worker threads; 0 = one per core */
   int rtp_timeout;             /* seconds without RTP from either leg before the call ends */
+  int latch_window_ms;         /* RTP source latching allowed this long after media starts */
+  bool latch_any_source;       /* latch to any source, not only the SDP's address (NAT) */
   int port_min, port_max;      /* SIP-side RTP/RTCP pairs come from [port_min, port_max] */
   char *media_address;         /* ICE host candidates + RTP socket address, or NULL = derived */
   config_listen stun_server;   /* host NULL = no STUN server */
   config_listen turn_server;   /* host NULL = no TURN server (UDP relay) */
   char *turn_user;
   char *turn_password;         /* secret: never logged, never sent to a browser */
+  char *browser_codec;         /* "auto" (passthrough first) or "opus" (browser leg always Opus) */
+  int opus_complexity;         /* Opus encoder complexity when transcoding, 0-10 */
+  bool opus_dtx;               /* Opus DTX toward the browser when transcoding */
+
+  /* [shutdown] */
+  int drain_seconds;           /* SIGTERM lets calls finish this long before BYE; 0 = no drain */
 
   /* [log] */
   log_level log_level;

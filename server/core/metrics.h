@@ -22,6 +22,7 @@ typedef enum {
   METRIC_LOGINS_OK,
   METRIC_LOGINS_FAILED,
   METRIC_LOGINS_LOCKED_OUT,      /* refused because the user or the source IP is locked out */
+  METRIC_LOGIN_LOCKOUTS,         /* lockouts started (one per user or address locked) */
   METRIC_SESSIONS_REFUSED,       /* sessions per IP, trusted_sources, scanner user agents */
   METRIC_SESSIONS_RESUMED,       /* a reconnecting tab took its calls back */
   METRIC_WS_ABUSE_CLOSED,        /* sockets closed for repeated abuse */

@@ -22,6 +22,7 @@ struct http_server {
   ws_handlers handlers;        /* copy of the caller's */
   char *web_root;              /* realpath of cfg->web_root, owned */
   char **allowed_origins;      /* owned copy, NULL-terminated; empty = same origin */
+  char **metrics_allow;        /* owned copy, NULL-terminated; empty = /metrics refused */
   char **listen_hosts;         /* owned copies: lws keeps pointers to vhost iface strings */
   GQueue connections;          /* ws_conn*, every WebSocket lws has not closed yet */
   bool stopping;               /* http_server_free is running */
@@ -66,6 +67,8 @@ int ws_established(http_server *server, struct lws *wsi, http_slot *slot);
 int ws_receive(ws_conn *conn, const void *data, size_t len);
 int ws_writeable(ws_conn *conn);
 void ws_closed(http_slot *slot);
+/* The peer sent a close frame: payload = 2-byte status + reason (may be empty). */
+void ws_peer_closing(ws_conn *conn, const void *payload, size_t len);
 /* Asks every connection to close (1001) and runs the loop until they are gone or wait_ms. */
 void ws_close_all(http_server *server, int wait_ms);
 /* After the lws context is gone: on_close and free for any connection lws did not report. */

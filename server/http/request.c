@@ -1,6 +1,11 @@
 /* request: one plain HTTP request on protocols[0] (LWS_CALLBACK_HTTP).
  *
  * GET/HEAD /healthz  -> the JSON the app builds (health_json), never cached.
+ * GET/HEAD /metrics  -> Prometheus text: the app's gauges (metrics_text) and every counter of
+ *                       core/metrics.h, never cached; only to sources inside [server]
+ *                       metrics_allow (default loopback), 403 to everyone else. It tells an
+ *                       outsider how busy the server is and how often logins fail, so it is
+ *                       not public like /healthz.
  * GET/HEAD anything  -> a file under web_root, through static_files (which owns every
  *                       decision about paths), sent by serve_file below.
  * any other method   -> 405, and the connection is closed (its body, if any, is never read).
@@ -31,7 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/sip_screen.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/static_files.h"
 
 enum {
@@ -138,6 +145,7 @@ int http_respond(struct lws *wsi, unsigned int status, const char *content_type,
 static int respond_status(struct lws *wsi, unsigned int status, http_after after) {
   char body[64];
   const char *text = status == 400   ? "bad request"
+                     : status == 403 ? "forbidden"
                      : status == 404 ? "not found"
                      : status == 405 ? "method not allowed"
                                      : "error";
@@ -154,6 +162,36 @@ static int serve_health(http_server *server, struct lws *wsi) {
   int rc = http_respond(wsi, 200, "application/json", "no-store", json, strlen(json),
                         HTTP_AFTER_KEEP_ALIVE);
   free(json);
+  return rc;
+}
+
+/* The connection's source address without port ("127.0.0.1", "::1", "::ffff:10.0.0.1"), for
+ * matching against address lists; false when the socket cannot say. */
+static bool peer_ip(struct lws *wsi, char *ip, size_t ip_len) {
+  struct sockaddr_storage ss;
+  socklen_t ss_len = sizeof(ss);
+  if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &ss_len) != 0)
+    return false;
+  if (ss.ss_family == AF_INET)
+    return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, (socklen_t)ip_len);
+  if (ss.ss_family == AF_INET6)
+    return inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, (socklen_t)ip_len);
+  return false;
+}
+
+static int serve_metrics(http_server *server, struct lws *wsi, const char *peer) {
+  char ip[INET6_ADDRSTRLEN];
+  if (!peer_ip(wsi, ip, sizeof(ip)) || !sip_screen_source_allowed(server->metrics_allow, ip)) {
+    log_info("http", NULL, peer, "refused /metrics: source not in [server] metrics_allow");
+    return respond_status(wsi, 403, HTTP_AFTER_KEEP_ALIVE);
+  }
+  GString *body = g_string_sized_new(4096);
+  if (server->handlers.metrics_text)
+    server->handlers.metrics_text(server->handlers.app, body);
+  metrics_render(body);
+  int rc = http_respond(wsi, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store",
+                        body->str, body->len, HTTP_AFTER_KEEP_ALIVE);
+  g_string_free(body, TRUE);
   return rc;
 }
 
@@ -308,6 +346,8 @@ int http_request_handle(http_server *server, struct lws *wsi, http_slot *slot) {
 
   if (strcmp(uri, "/healthz") == 0 && path_len == strlen(uri))
     return serve_health(server, wsi);
+  if (strcmp(uri, "/metrics") == 0 && path_len == strlen(uri))
+    return serve_metrics(server, wsi, peer);
 
   static_file found = static_files_resolve(server->web_root, uri, path_len);
   if (found.status == 400)

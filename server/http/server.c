@@ -93,6 +93,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return slot && slot->conn ? ws_receive(slot->conn, in, len) : -1;
   case LWS_CALLBACK_SERVER_WRITEABLE:
     return slot && slot->conn ? ws_writeable(slot->conn) : 0;
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    if (slot && slot->conn)
+      ws_peer_closing(slot->conn, in, len);
+    return 0; /* lws answers the close itself */
   case LWS_CALLBACK_CLOSED:
     if (slot)
       ws_closed(slot);
@@ -287,6 +291,7 @@ static bool copy_config(http_server *server, const config *cfg, char *err, size_
   server->web_root = g_strdup(root);
   server->allowed_origins =
       cfg->allowed_origins ? g_strdupv(cfg->allowed_origins) : g_new0(char *, 1);
+  server->metrics_allow = cfg->metrics_allow ? g_strdupv(cfg->metrics_allow) : g_new0(char *, 1);
   return true;
 }
 
@@ -328,6 +333,7 @@ void http_server_free(http_server *server) {
   ws_forget_all(server);
   g_free(server->web_root);
   g_strfreev(server->allowed_origins);
+  g_strfreev(server->metrics_allow);
   g_strfreev(server->listen_hosts);
   g_free(server);
 }

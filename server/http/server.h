@@ -1,6 +1,7 @@
 /* http: the libwebsockets context on the control thread's GMainLoop.
  *
- * Serves web/ over HTTPS (and optional plain HTTP on loopback, for tests), GET /healthz, and the
+ * Serves web/ over HTTPS (and optional plain HTTP on loopback, for tests), GET /healthz, GET
+ * /metrics (Prometheus text, only to [server] metrics_allow, 403 to anyone else), and the
  * WebSocket endpoint /ws. It knows nothing about the signaling protocol: complete text messages
  * go up through ws_handlers, text frames come down through ws_conn_send_text.
  *
@@ -34,7 +35,7 @@ typedef struct ws_conn ws_conn;
 typedef enum { WS_FRAME_TOO_LARGE, WS_FRAME_BINARY } ws_frame_problem;
 
 typedef struct ws_handlers {
-  void *app; /* passed to on_open and health_json */
+  void *app; /* passed to on_open, health_json and metrics_text */
   /* A /ws upgrade completed. Returns the per-connection object (a session) that the other
    * callbacks receive, or NULL to close the connection at once. peer: "ip:port". */
   void *(*on_open)(void *app, ws_conn *conn, const char *peer);
@@ -46,6 +47,10 @@ typedef struct ws_handlers {
   void (*on_close)(void *conn_data);
   /* Body of GET /healthz: a malloc'd NUL-terminated JSON string that http frees with free(). */
   char *(*health_json)(void *app);
+  /* GET /metrics (only for sources inside [server] metrics_allow): appends the app's gauges in
+   * Prometheus text format to out; http adds the counters of core/metrics.h itself. May be
+   * NULL (counters only). */
+  void (*metrics_text)(void *app, GString *out);
 } ws_handlers;
 
 /* Creates the context and listens on every [server] listen / http_listen address. On error
@@ -69,5 +74,10 @@ bool ws_conn_send_text(ws_conn *conn, const char *text, size_t len);
 void ws_conn_close(ws_conn *conn, int status, const char *reason);
 
 const char *ws_conn_peer(const ws_conn *conn);
+
+/* The status of the close frame the peer sent (1000 normal, 1001 page going away, 4xxx ...),
+ * 0 when none arrived (the TCP connection dropped, or the server closed it). Valid until
+ * on_close returns: a session tells a tab that left on purpose from one that lost its link. */
+int ws_conn_peer_close_status(const ws_conn *conn);
 
 #endif

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 
 enum {
   WS_QUEUE_MAX_FRAMES = 256,
@@ -42,6 +43,7 @@ struct ws_conn {
   bool discarding;     /* the rest of the current message is dropped */
   bool closing;        /* ws_conn_close was called: no more sends */
   int close_status;
+  int peer_close_status; /* from the peer's close frame; 0 = none (yet) */
   unsigned char close_reason[123]; /* RFC 6455: 125 bytes of payload minus the status */
   size_t close_reason_len;
 };
@@ -90,6 +92,7 @@ int ws_confirm_upgrade(http_server *server, struct lws *wsi, const char *upgrade
       !origin_allowed(server, wsi, origin)) {
     http_printable(origin, shown, sizeof(shown));
     log_warn("http", NULL, peer, "refused websocket: origin %s not allowed", shown);
+    metrics_inc(METRIC_SESSIONS_REFUSED);
     return http_respond(wsi, 403, "text/plain; charset=utf-8", "no-store", "403 forbidden\n",
                         14, HTTP_AFTER_NOTHING);
   }
@@ -282,3 +285,13 @@ size_t http_server_connection_count(const http_server *server) {
       count++;
   return count;
 }
+
+/* ---- the peer's close ------------------------------------------------------------------- */
+
+void ws_peer_closing(ws_conn *conn, const void *payload, size_t len) {
+  const unsigned char *p = payload;
+  /* A close frame without a status means "no status received" (1005), still a clean close. */
+  conn->peer_close_status = p && len >= 2 ? (p[0] << 8) | p[1] : 1005;
+}
+
+int ws_conn_peer_close_status(const ws_conn *conn) { return conn ? conn->peer_close_status : 0; }

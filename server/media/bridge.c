@@ -4,7 +4,8 @@
  * (telephone-event browser_dtmf_pt -> sip_dtmf_pt; anything else is dropped), our own SSRC,
  * and sequence numbers / timestamps that stay continuous when the browser's SSRC changes.
  * SIP -> browser: payload type sip_pt -> browser_pt, SSRC MEDIA_BROWSER_SSRC (the one in our
- * WebRTC SDP), the far end's sequence numbers and timestamps kept, SRTP protect, send over ICE.
+ * WebRTC SDP), the far end's sequence numbers and timestamps kept (shifted to continue our stream
+ * when the far end's SSRC changes: follow_sip_ssrc), SRTP protect, send over ICE.
  * Echo mode: the browser's RTP comes back to it with SSRC MEDIA_BROWSER_SSRC.
  * RTCP (rtcp_translate in rtp.c), so receiver/sender reports keep working on both legs:
  * - browser -> SIP: SRTCP unprotected; the browser's sender SSRC -> our SIP-side SSRC (SR RTP
@@ -18,11 +19,20 @@
  * What cannot be mapped yet (no RTP seen from that side) or has no meaning on the other leg
  * (BYE, feedback, APP, XR) is dropped. Nothing unencrypted ever goes to the browser and nothing
  * at all before DTLS has keyed SRTP.
+ * Transcoding (the codec map names different codecs per leg): each direction has a transcoder
+ * (codec/transcoder.h: jitter buffer, decode with concealment, re-encode per 20 ms, RTP
+ * regenerated, telephone-event carried across). Its packets leave like ours: toward the browser
+ * with MEDIA_BROWSER_SSRC, toward the SIP side with our SSRC and the next sequence number of
+ * our SIP-side stream (shared with the tab's own DTMF, dtmf.c). RTCP is not translated then:
+ * the two legs' reports describe different streams (libnice/the browser and the far end still
+ * get RTP; RTCP-based stats of a transcoded call stay per leg). Transcoders are created when
+ * the map arrives (not on the packet path) and re-created when the far end changes codec.
  *
  * Threading: the call's worker. Packet path: no allocation, no lock. */
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "media/media_internal.h"
 #include "media/rtp.h"
 
@@ -107,6 +117,99 @@ static void resync_after_hold(call_media *media, const rtp_header *h) {
   media->buffer[1] |= 0x80; /* marker: the start of a talkspurt */
 }
 
+/* ---- transcoding ---- */
+
+static transcoder_input input_of(const uint8_t *data, const rtp_header *h) {
+  return (transcoder_input){.pt = h->payload_type, .marker = h->marker, .seq = h->seq,
+                            .ts = h->timestamp, .ssrc = h->ssrc, .payload = data + h->header_len,
+                            .len = h->payload_len};
+}
+
+/* A transcoded frame (or carried event) for the SIP side, in the transcoder's buffer. */
+static void transcoded_to_sip(void *user_data, uint8_t *data, size_t len) {
+  call_media *media = user_data;
+  if (media->dtmf.active) return; /* the tab's own event is playing */
+  rtp_set_seq(data, (uint16_t)(media->bridge.last_sip_seq + 1));
+  bridge_send_to_sip(media, data, len);
+}
+
+static void send_to_browser(call_media *media, size_t len);
+
+static void transcoded_to_browser(void *user_data, uint8_t *data, size_t len) {
+  call_media *media = user_data;
+  if (len > MEDIA_PACKET_MAX) return;
+  memcpy(media->buffer, data, len);
+  send_to_browser(media, len);
+}
+
+static void transcode_push(transcoder *t, const uint8_t *data, const rtp_header *h) {
+  transcoder_input in = input_of(data, h);
+  int frames = transcoder_push(t, &in);
+  if (frames > 0) metrics_count(METRIC_TRANSCODED_FRAMES, (uint64_t)frames);
+}
+
+static bool same_codecs(const media_codec_map *a, const media_codec_map *b) {
+  return strcmp(a->browser_codec, b->browser_codec) == 0 &&
+         strcmp(a->sip_codec, b->sip_codec) == 0 && a->browser_pt == b->browser_pt &&
+         a->sip_pt == b->sip_pt && a->browser_dtmf_pt == b->browser_dtmf_pt &&
+         a->sip_dtmf_pt == b->sip_dtmf_pt && a->opus_complexity == b->opus_complexity &&
+         a->opus_dtx == b->opus_dtx;
+}
+
+static void transcoders_free(bridge_state *b) {
+  transcoder_free(b->to_sip);
+  transcoder_free(b->to_browser);
+  b->to_sip = b->to_browser = NULL;
+}
+
+/* One line per direction when a transcoded call (or codec) ends: what the operator needs to
+ * judge a leg's loss ("concealed") and the far side's reordering ("late"). */
+static void log_transcoder(call_media *media, const char *toward, const transcoder *t) {
+  transcoder_stats st;
+  if (!t) return;
+  transcoder_get_stats(t, &st);
+  log_info("media", media->subject, NULL,
+           "transcoded to the %s: %u frames, %u concealed (%u from Opus FEC), %u late, %u "
+           "telephone-events", toward, st.frames, st.concealed, st.fec, st.late, st.events);
+}
+
+void bridge_stop(call_media *media) {
+  log_transcoder(media, "SIP side", media->bridge.to_sip);
+  log_transcoder(media, "browser", media->bridge.to_browser);
+  transcoders_free(&media->bridge);
+}
+
+/* Both directions for map (whose codecs differ). On failure the call stays without audio and
+ * the log says why. */
+static void transcoders_create(call_media *media, const media_codec_map *map) {
+  bridge_state *b = &media->bridge;
+  transcoder_leg browser = {audio_codec_named(map->browser_codec), map->browser_pt,
+                            map->browser_dtmf_pt};
+  transcoder_leg sip = {audio_codec_named(map->sip_codec), map->sip_pt, map->sip_dtmf_pt};
+  audio_encoder_options opus = {.complexity = map->opus_complexity, .fec = true,
+                                .dtx = map->opus_dtx};
+  transcoder_config to_sip = {.in = browser, .out = sip, .ssrc = b->sip_ssrc,
+                              .first_seq = (uint16_t)(b->last_sip_seq + 1),
+                              .first_ts = b->last_sip_ts, .opus = opus};
+  transcoder_config to_browser = {.in = sip, .out = browser, .ssrc = MEDIA_BROWSER_SSRC,
+                                  .first_seq = (uint16_t)g_random_int(),
+                                  .first_ts = g_random_int(), .opus = opus};
+  char err[128] = "";
+  b->to_sip = transcoder_new(&to_sip, transcoded_to_sip, media, err, sizeof err);
+  if (b->to_sip)
+    b->to_browser = transcoder_new(&to_browser, transcoded_to_browser, media, err, sizeof err);
+  if (!b->to_browser) {
+    transcoders_free(b);
+    log_info("media", media->subject, NULL, "cannot transcode %s <-> %s: %s",
+             map->browser_codec, map->sip_codec, err);
+  }
+}
+
+static bool transcoding(const media_codec_map *map) {
+  return map->browser_codec[0] && map->sip_codec[0] &&
+         strcmp(map->browser_codec, map->sip_codec) != 0;
+}
+
 static void forward_to_sip(call_media *media, size_t len) {
   bridge_state *b = &media->bridge;
   rtp_header h;
@@ -115,6 +218,11 @@ static void forward_to_sip(call_media *media, size_t len) {
     return;
   }
   if (!b->have_map || !rtp_parse(media->buffer, len, &h)) return;
+  if (b->to_sip) {
+    b->browser_in_ssrc = h.ssrc;
+    transcode_push(b->to_sip, media->buffer, &h);
+    return;
+  }
   int pt = sip_payload_type(b, h.payload_type);
   if (pt < 0) return;
   if (media->dtmf.active && pt != b->map.sip_dtmf_pt) return; /* our own event is playing */
@@ -131,12 +239,13 @@ static void forward_to_sip(call_media *media, size_t len) {
 static void rtcp_from_browser(call_media *media, size_t len) {
   const bridge_state *b = &media->bridge;
   rtcp_ssrc_map map;
+  if (b->to_sip) return; /* transcoding: see the file comment */
   if (media->mode == MEDIA_MODE_ECHO)
     map = (rtcp_ssrc_map){b->browser_in_ssrc, MEDIA_BROWSER_SSRC, MEDIA_BROWSER_SSRC,
                           b->browser_in_ssrc, 0, 0};
   else
     map = (rtcp_ssrc_map){b->browser_in_ssrc, b->sip_ssrc, MEDIA_BROWSER_SSRC, b->sip_in_ssrc,
-                          b->ts_offset, 0};
+                          b->ts_offset, (uint32_t)0 - b->browser_seq_offset};
   size_t n = rtcp_translate(media->buffer, len, media->rtcp_buffer, sizeof media->rtcp_buffer, &map);
   if (n == 0) return;
   if (media->mode == MEDIA_MODE_ECHO) send_rtcp_to_browser(media, n);
@@ -146,10 +255,10 @@ static void rtcp_from_browser(call_media *media, size_t len) {
 /* Plain RTCP from the far end (in data): see the file comment. */
 static void rtcp_from_sip(call_media *media, const uint8_t *data, size_t len) {
   const bridge_state *b = &media->bridge;
-  if (!media->srtp.ready) return;
+  if (!media->srtp.ready || b->to_browser) return;
   /* Blocks about our SIP-side stream count its sequence numbers (browser seq + seq_offset). */
-  rtcp_ssrc_map map = {b->sip_in_ssrc, MEDIA_BROWSER_SSRC, b->sip_ssrc, b->browser_in_ssrc, 0,
-                       (uint32_t)0 - b->seq_offset};
+  rtcp_ssrc_map map = {b->sip_in_ssrc, MEDIA_BROWSER_SSRC, b->sip_ssrc, b->browser_in_ssrc,
+                       b->browser_ts_offset, (uint32_t)0 - b->seq_offset};
   size_t n = rtcp_translate(data, len, media->rtcp_buffer, sizeof media->rtcp_buffer, &map);
   if (n > 0) send_rtcp_to_browser(media, n);
 }
@@ -172,6 +281,15 @@ void bridge_from_browser(call_media *media, const uint8_t *data, size_t len, boo
   else forward_to_sip(media, (size_t)n);
 }
 
+/* The far end's SSRC changed (a new source after a 183, a 200 or a re-INVITE: its sequence and
+ * timestamps start anew): the browser keeps one stream under MEDIA_BROWSER_SSRC, which must not
+ * jump back (Chromium's jitter buffer would drop it as old), so it continues where it was. */
+static void follow_sip_ssrc(bridge_state *b, const rtp_header *h) {
+  uint32_t step = b->map.clock_rate > 0 ? (uint32_t)b->map.clock_rate / 50 : 160;
+  b->browser_seq_offset = (uint16_t)(b->last_browser_seq + 1 - h->seq);
+  b->browser_ts_offset = b->last_browser_ts + step - h->timestamp;
+}
+
 void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rtcp) {
   bridge_state *b = &media->bridge;
   media->last_sip_rx_us = g_get_monotonic_time();
@@ -182,17 +300,28 @@ void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rt
   if (packet_classify(data, len) != PACKET_RTP) return;
   rtp_header h;
   if (!rtp_parse(data, len, &h)) return;
+  bool new_source = b->got_from_sip && h.ssrc != b->sip_in_ssrc;
   b->sip_in_ssrc = h.ssrc;
+  if (new_source && b->sent_to_browser) follow_sip_ssrc(b, &h);
   if (!b->got_from_sip) {
     b->got_from_sip = true;
     log_info("media", media->subject, NULL, "first RTP packet from the SIP side (pt %u)",
              h.payload_type);
+  }
+  if (b->to_browser) {
+    if (media->srtp.ready) transcode_push(b->to_browser, data, &h);
+    return;
   }
   int pt = b->have_map ? browser_payload_type(b, h.payload_type) : -1;
   if (pt < 0 || !media->srtp.ready) return;
   if (data != media->buffer) memcpy(media->buffer, data, len);
   rtp_set_payload_type(media->buffer, (uint8_t)pt);
   rtp_set_ssrc(media->buffer, MEDIA_BROWSER_SSRC);
+  b->last_browser_seq = (uint16_t)(h.seq + b->browser_seq_offset);
+  b->last_browser_ts = h.timestamp + b->browser_ts_offset;
+  rtp_set_seq(media->buffer, b->last_browser_seq);
+  rtp_set_timestamp(media->buffer, b->last_browser_ts);
+  if (new_source) media->buffer[1] |= 0x80; /* marker: a new talkspurt */
   send_to_browser(media, len);
 }
 
@@ -209,9 +338,15 @@ void bridge_set_hold(call_media *media, bool held) {
 }
 
 void bridge_set_codec_map(call_media *media, const media_codec_map *map) {
-  media->bridge.map = *map;
-  media->bridge.have_map = true;
+  bridge_state *b = &media->bridge;
+  bool keep = b->have_map && b->to_sip && same_codecs(&b->map, map);
+  b->map = *map;
+  b->have_map = true;
+  if (!keep) bridge_stop(media);
+  if (!keep && transcoding(map)) transcoders_create(media, map);
   log_info("media", media->subject, NULL,
-           "codec map: browser pt %d <-> SIP pt %d at %d Hz, telephone-event %d <-> %d",
-           map->browser_pt, map->sip_pt, map->clock_rate, map->browser_dtmf_pt, map->sip_dtmf_pt);
+           "codec map: browser pt %d <-> SIP pt %d at %d Hz, telephone-event %d <-> %d%s%s%s%s",
+           map->browser_pt, map->sip_pt, map->clock_rate, map->browser_dtmf_pt, map->sip_dtmf_pt,
+           b->to_sip ? ", transcoding " : "", b->to_sip ? map->browser_codec : "",
+           b->to_sip ? " <-> " : "", b->to_sip ? map->sip_codec : "");
 }

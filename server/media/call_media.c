@@ -10,6 +10,7 @@
  * SRTP sessions, timers and sockets on the worker) and drops the control reference.
  *
  * Also here: the watchdog that raises MEDIA_EVENT_RTP_TIMEOUT after [media] rtp_timeout. */
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
 
@@ -138,6 +139,7 @@ static void step_start(call_media *media, void *arg) {
 static void step_destroy(call_media *media, void *arg) {
   (void)arg;
   dtmf_sender_stop(media);
+  bridge_stop(media);
   dtls_leg_stop(media);
   ice_leg_stop(media);
   srtp_leg_stop(&media->srtp);
@@ -148,7 +150,9 @@ static void step_destroy(call_media *media, void *arg) {
   }
   media->destroyed = true;
   atomic_fetch_sub(&media->worker->calls, 1);
-  log_info("media", media->subject, NULL, "closed");
+  log_info("media", media->subject, NULL,
+           "closed (SIP side: %u packets from foreign sources dropped, %u failed SRTP)",
+           media->rtp.foreign_dropped, media->rtp.srtp_failures);
 }
 
 typedef struct remote_args {
@@ -193,6 +197,28 @@ static void step_set_rtp_remote(call_media *media, void *arg) {
 }
 
 static void step_set_codec_map(call_media *media, void *arg) { bridge_set_codec_map(media, arg); }
+
+static int sdes_profile(media_sdes_suite suite) {
+  return suite == MEDIA_SDES_AEAD_AES_128_GCM          ? SRTP_AEAD_AES_128_GCM
+         : suite == MEDIA_SDES_AES_CM_128_HMAC_SHA1_32 ? SRTP_AES128_CM_SHA1_32
+                                                       : SRTP_AES128_CM_SHA1_80;
+}
+
+static void step_set_sip_srtp(call_media *media, void *arg) {
+  const media_sdes *k = arg;
+  rtp_leg_set_srtp(media, sdes_profile(k->suite), k->local_key, k->local_salt, k->remote_key,
+                   k->remote_salt);
+}
+
+static void free_sdes(void *data) {
+  OPENSSL_cleanse(data, sizeof(media_sdes));
+  g_free(data);
+}
+
+static void step_require_sip_srtp(call_media *media, void *arg) {
+  (void)arg;
+  media->rtp.srtp_required = true;
+}
 
 typedef struct hold_args {
   bool remote; /* which side's hold */
@@ -323,6 +349,14 @@ void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_p
 
 void call_media_set_codec_map(call_media *media, const media_codec_map *map) {
   post(media, step_set_codec_map, g_memdup2(map, sizeof *map), g_free);
+}
+
+void call_media_set_sip_srtp(call_media *media, const media_sdes *sdes) {
+  post(media, step_set_sip_srtp, g_memdup2(sdes, sizeof *sdes), free_sdes);
+}
+
+void call_media_require_sip_srtp(call_media *media) {
+  post(media, step_require_sip_srtp, NULL, NULL);
 }
 
 static void post_hold(call_media *media, bool remote, bool held) {

@@ -86,7 +86,9 @@ static gboolean on_tick(gpointer data) {
   call_media *media = data;
   dtmf_sender *d = &media->dtmf;
   uint32_t target = (uint32_t)d->duration_ms * clock_rate(media) / 1000;
-  if (d->active && d->elapsed < target) {
+  /* Once an E packet went out the event is over, even if a later `dtmf` raised duration_ms:
+   * RFC 4733 2.5.1.4 allows only repeated E packets with the final duration after it. */
+  if (d->active && d->end_sent == 0 && d->elapsed < target) {
     d->elapsed += DTMF_PACKET_MS * clock_rate(media) / 1000;
     if (d->elapsed > target) d->elapsed = target;
     send_packet(media, false, d->elapsed >= target);

@@ -83,6 +83,8 @@ static void take_settings(media_engine *engine, const config *cfg) {
   engine->port_min = cfg->port_min > 0 ? cfg->port_min : 20000;
   engine->port_max = cfg->port_max > engine->port_min ? cfg->port_max : 39999;
   engine->rtp_timeout_s = cfg->rtp_timeout > 0 ? cfg->rtp_timeout : 30;
+  engine->latch_window_us = (gint64)cfg->latch_window_ms * 1000;
+  engine->latch_any_source = cfg->latch_any_source;
   engine->public_ip = g_strdup(cfg->public_ip);
   if (cfg->stun_server.host) {
     engine->stun_host = g_strdup(cfg->stun_server.host);
@@ -184,6 +186,8 @@ void media_engine_free(media_engine *engine) {
 }
 
 const char *media_engine_fingerprint(const media_engine *engine) { return engine->fingerprint; }
+
+size_t media_engine_worker_count(const media_engine *engine) { return engine->worker_count; }
 
 size_t media_engine_call_count(const media_engine *engine) {
   return atomic_load(&((media_engine *)engine)->call_count);

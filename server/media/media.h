@@ -3,7 +3,8 @@
  * A call_media pairs a browser-side webrtc leg (libnice ICE agent, DTLS handshake with our
  * startup certificate, SRTP contexts from the DTLS exporter) with a SIP-side rtp leg (a UDP
  * socket pair for RTP and RTCP) and moves packets between them: passthrough (SRTP <-> RTP with
- * payload type / SSRC / sequence rewriting as the codec map says). In MEDIA_MODE_ECHO there is
+ * payload type / SSRC / sequence rewriting as the codec map says), or transcoding when the codec
+ * map names a different codec per leg (codec/transcoder.h, on the call's worker). In MEDIA_MODE_ECHO there is
  * no rtp leg: the browser's audio is looped back to it (the built-in "echo" test destination).
  *
  * Threading: every function here is called on the control thread and never blocks it. Each
@@ -34,6 +35,7 @@ void media_engine_free(media_engine *engine);
 /* "AB:CD:...", the SHA-256 fingerprint of the DTLS certificate (for a=fingerprint:sha-256). */
 const char *media_engine_fingerprint(const media_engine *engine);
 size_t media_engine_call_count(const media_engine *engine);
+size_t media_engine_worker_count(const media_engine *engine);
 
 typedef enum { MEDIA_MODE_BRIDGE, MEDIA_MODE_ECHO } media_mode;
 
@@ -70,14 +72,21 @@ typedef struct webrtc_local {
   const char *fingerprint; /* sha-256, borrowed from the engine */
 } webrtc_local;
 
-/* Payload types on each leg for the one audio codec in use (passthrough) and telephone-event.
- * -1 = none. */
+/* Payload types on each leg for the audio codec in use and telephone-event. -1 = none.
+ * Transcoding: when browser_codec and sip_codec name different codecs ("opus", "pcmu", "pcma",
+ * "g722"), the bridge decodes and re-encodes every 20 ms frame (codec/transcoder.h) on the
+ * call's worker; the same names (or empty ones) mean passthrough. A new map with other codecs
+ * (the far end switched codec mid-call) re-creates the transcoders. */
 typedef struct media_codec_map {
   int browser_pt;
   int sip_pt;
-  int clock_rate;
+  int clock_rate;        /* the SIP leg's RTP clock (passthrough: both legs') */
   int browser_dtmf_pt;
   int sip_dtmf_pt;
+  char browser_codec[32];
+  char sip_codec[32];
+  int opus_complexity;   /* Opus encoder (either direction), 0-10 */
+  bool opus_dtx;
 } media_codec_map;
 
 /* ice_controlling: true when we sent the offer to the browser (inbound calls), false when the
@@ -103,6 +112,27 @@ int call_media_rtp_port(const call_media *media);
 void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_port,
                                int rtcp_port);
 void call_media_set_codec_map(call_media *media, const media_codec_map *map);
+
+/* SDES-SRTP on the SIP leg (RFC 4568): the suite and both master keys from the a=crypto lines
+ * of the offer and answer. Secrets: copied into the message, wiped after keying, never logged. */
+typedef enum {
+  MEDIA_SDES_AES_CM_128_HMAC_SHA1_80 = 1,
+  MEDIA_SDES_AES_CM_128_HMAC_SHA1_32,
+  MEDIA_SDES_AEAD_AES_128_GCM,
+} media_sdes_suite;
+
+typedef struct media_sdes {
+  media_sdes_suite suite;
+  unsigned char local_key[16], local_salt[14];   /* what we send with (salt 12 bytes for GCM) */
+  unsigned char remote_key[16], remote_salt[14]; /* what the far end sends with */
+} media_sdes;
+
+/* Keys the SIP leg (again, when a re-INVITE changes a key). Post it before
+ * call_media_set_rtp_remote so that the first packet out is already protected. */
+void call_media_set_sip_srtp(call_media *media, const media_sdes *sdes);
+/* The account requires SRTP: until call_media_set_sip_srtp, the SIP leg sends nothing and drops
+ * every packet it receives (no media in clear, ever). Call right after call_media_new. */
+void call_media_require_sip_srtp(call_media *media);
 /* Hold, either side. While the tab holds (call_media_set_hold) or the far end holds us
  * (call_media_set_remote_hold: its offer said sendonly/inactive), the browser's audio is not
  * forwarded to the SIP side; audio from the far end still reaches the browser (a PBX may play

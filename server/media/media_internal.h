@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "codec/transcoder.h"
 #include "media/media.h"
 
 #define MEDIA_PACKET_MAX 1500                             /* largest datagram we handle */
@@ -46,6 +47,8 @@ struct media_engine {
   int port_min, port_max;   /* [media] range for the rtp legs' even/odd pairs */
   atomic_uint next_pair;    /* where the next pair search starts (round robin) */
   int rtp_timeout_s;        /* [media] rtp_timeout */
+  gint64 latch_window_us;   /* [media] latch_window_ms (rtp_leg.c) */
+  bool latch_any_source;    /* [media] latch_any_source */
   char *public_ip;          /* [sip] public_ip: written into trickled host candidates, or NULL */
   char *stun_host;          /* [media] stun_server, or NULL */
   int stun_port;
@@ -107,6 +110,22 @@ typedef struct rtp_leg {
   gint64 stale_until_us;
   struct sockaddr_storage sdp_rtp; /* what the far end's SDP said (for that exception) */
   socklen_t sdp_rtp_len;
+  /* RTP bleed guard (rtp_leg.c): latching happens only inside a window that opens with the
+   * first accepted packet after a new remote, and only from the SDP's host unless
+   * [media] latch_any_source; afterwards other sources are dropped and counted. */
+  gint64 window_end_us;      /* RTP; 0 = not opened yet */
+  gint64 rtcp_window_end_us;
+  /* Inside the window: another allowed source that sent this many packets in a row (none
+   * from the latched source between them) takes the latch over. */
+  struct sockaddr_storage candidate, rtcp_candidate;
+  socklen_t candidate_len, rtcp_candidate_len;
+  unsigned candidate_run, rtcp_candidate_run;
+  unsigned foreign_dropped;  /* this call's packets from foreign sources */
+  /* SDES-SRTP toward the far end (call_media_set_sip_srtp). */
+  srtp_leg srtp;
+  bool srtp_required;        /* nothing in clear, ever: drop until keyed */
+  unsigned srtp_failures;    /* packets that failed SRTP authentication */
+  uint8_t out[MEDIA_BUFFER_SIZE]; /* the protected copy of what we send */
 } rtp_leg;
 
 /* Stream continuity state for what we send on each leg (bridge.c, dtmf.c), worker fields. */
@@ -116,6 +135,12 @@ typedef struct bridge_state {
   uint32_t sip_ssrc;        /* our SSRC toward the SIP side */
   uint32_t browser_in_ssrc; /* last browser SSRC seen (0 = none yet) */
   uint32_t sip_in_ssrc;     /* last SSRC seen from the SIP side (0 = none yet), for RTCP */
+  /* What we send to the browser stays one stream when the far end's changes (a 183's media
+   * server, then the phone after the 200; a re-INVITE): browser seq/ts = far end's + these. */
+  uint16_t browser_seq_offset;
+  uint32_t browser_ts_offset;
+  uint16_t last_browser_seq;
+  uint32_t last_browser_ts;
   uint16_t seq_offset;      /* sip seq = browser seq + seq_offset */
   uint32_t ts_offset;       /* sip ts = browser ts + ts_offset */
   uint16_t last_sip_seq;
@@ -128,6 +153,8 @@ typedef struct bridge_state {
   bool hold_send;           /* on hold (either side): nothing from the browser goes to SIP */
   bool resync;              /* hold ended: the next browser packet re-bases seq/ts offsets */
   unsigned held_drops;      /* browser packets not forwarded during the current hold */
+  transcoder *to_sip;       /* both set when the legs' codecs differ (else NULL: passthrough) */
+  transcoder *to_browser;
 } bridge_state;
 
 /* RFC 4733 sender (dtmf.c), worker fields. */
@@ -222,11 +249,17 @@ void rtp_leg_attach(call_media *media);
 void rtp_leg_set_remote(call_media *media, const char *address, int rtp_port, int rtcp_port);
 void rtp_leg_send(call_media *media, const uint8_t *data, size_t len, bool rtcp);
 void rtp_leg_close(rtp_leg *leg);
+/* SDES keys for the SIP leg (worker): profile is an OpenSSL SRTP_* id. */
+bool rtp_leg_set_srtp(call_media *media, int profile_id, const uint8_t *local_key,
+                      const uint8_t *local_salt, const uint8_t *remote_key,
+                      const uint8_t *remote_salt);
 
 /* bridge.c (worker): one packet from either leg, already classified as RTP or RTCP. */
 void bridge_from_browser(call_media *media, const uint8_t *data, size_t len, bool rtcp);
 void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rtcp);
 void bridge_set_codec_map(call_media *media, const media_codec_map *map);
+/* Frees the transcoders (call teardown, on the worker). */
+void bridge_stop(call_media *media);
 /* Hold (either side): stop or resume forwarding the browser's audio to the SIP side. */
 void bridge_set_hold(call_media *media, bool held);
 /* Sends a packet we built toward the SIP side, counting it in the stream's continuity. */

@@ -1,7 +1,10 @@
-/* srtp: the SRTP/SRTCP contexts of the browser leg (libsrtp2).
+/* srtp: the SRTP/SRTCP contexts of a leg (libsrtp2): the browser leg (keys from DTLS) and,
+ * when the account uses SDES, the SIP leg (keys from a=crypto lines).
  *
- * Two sessions per call: inbound (the browser's key, any inbound SSRC) and outbound (our key,
- * any outbound SSRC), for SRTP_AES128_CM_SHA1_80 or SRTP_AEAD_AES_128_GCM as DTLS negotiated.
+ * Two sessions per leg: inbound (the peer's key, any inbound SSRC) and outbound (our key,
+ * any outbound SSRC), for SRTP_AES128_CM_SHA1_80 or SRTP_AEAD_AES_128_GCM as DTLS negotiated,
+ * and also SRTP_AES128_CM_SHA1_32 for SDES (AES_CM_128_HMAC_SHA1_32: 32-bit tag on SRTP, 80-bit
+ * on SRTCP as RFC 4568 6.2.2 says). The profile ids are OpenSSL's (openssl/srtp.h).
  * Protect/unprotect work in place; the caller's buffer has room for SRTP_MAX_TRAILER_LEN more
  * bytes (MEDIA_BUFFER_SIZE). Keys are copied into libsrtp and wiped here; never logged.
  *
@@ -30,6 +33,11 @@ static bool set_crypto(srtp_policy_t *policy, int profile_id) {
   }
   if (profile_id == SRTP_AES128_CM_SHA1_80) {
     srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtp);
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtcp);
+    return true;
+  }
+  if (profile_id == SRTP_AES128_CM_SHA1_32) {
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy->rtp);
     srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtcp);
     return true;
   }
@@ -63,8 +71,9 @@ bool srtp_leg_start(srtp_leg *leg, int profile_id, const uint8_t *local_key,
     srtp_leg_stop(leg);
     return false;
   }
-  leg->profile_name = profile_id == SRTP_AEAD_AES_128_GCM ? "SRTP_AEAD_AES_128_GCM"
-                                                          : "SRTP_AES128_CM_SHA1_80";
+  leg->profile_name = profile_id == SRTP_AEAD_AES_128_GCM   ? "SRTP_AEAD_AES_128_GCM"
+                     : profile_id == SRTP_AES128_CM_SHA1_32 ? "SRTP_AES128_CM_SHA1_32"
+                                                            : "SRTP_AES128_CM_SHA1_80";
   leg->ready = true;
   return true;
 }

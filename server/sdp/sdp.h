@@ -67,15 +67,25 @@ void sdp_session_clear(sdp_session *session);
 /* The first audio m-line with a non-zero port, or NULL. */
 const sdp_media *sdp_audio(const sdp_session *session);
 
-/* The codec both legs use, and telephone-event on each leg (-1 = none). */
+/* The codec each leg uses, and telephone-event on each leg (-1 = none). Passthrough: both legs
+ * carry name; transcoded: the browser leg carries name, the SIP leg sip_name. */
 typedef struct sdp_codec_choice {
-  char name[32];        /* lowercase: "opus", "pcmu", "pcma", "g722" */
-  int clock_rate;
+  char name[32];        /* lowercase: "opus", "pcmu", "pcma", "g722" (the browser leg's) */
+  int clock_rate;       /* the browser leg's RTP clock */
   int browser_pt;
   int sip_pt;
-  int browser_dtmf_pt;
-  int sip_dtmf_pt;
+  int browser_dtmf_pt;  /* at clock_rate */
+  int sip_dtmf_pt;      /* at sip_clock_rate */
+  bool transcoded;
+  char sip_name[32];    /* the SIP leg's codec (= name unless transcoded) */
+  int sip_clock_rate;
 } sdp_codec_choice;
+
+/* [media] browser_codec: "auto" (NULL) = passthrough whenever the legs share a codec and
+ * transcoding only when they do not (the browser leg then gets Opus when it offers it);
+ * "opus" = the browser leg always uses Opus (with FEC) when the browser offers it, transcoding
+ * when the far end has no Opus. */
+typedef enum sdp_browser_codec { SDP_BROWSER_CODEC_AUTO, SDP_BROWSER_CODEC_OPUS } sdp_browser_codec;
 
 /* Our side of the plain (SIP) SDP. */
 typedef struct sdp_plain_local {
@@ -83,6 +93,8 @@ typedef struct sdp_plain_local {
   int rtp_port;         /* RTCP is rtp_port + 1 */
   unsigned long long session_id;
   unsigned long long session_version;
+  sdp_browser_codec browser_codec;
+  char *const *allowed; /* the account's codecs (NULL = default), for step (4)'s SIP codec */
 } sdp_plain_local;
 
 /* Our side of the WebRTC SDP. */
@@ -93,6 +105,7 @@ typedef struct sdp_webrtc_local {
   const char *setup;       /* "actpass" in our offers, "active"/"passive" in our answers */
   unsigned long long session_id;
   unsigned long long session_version;
+  sdp_browser_codec browser_codec;
 } sdp_webrtc_local;
 
 /* allowed: NULL-terminated lowercase codec names in the account's preference order ("opus",
@@ -146,5 +159,48 @@ const char *sdp_answer_direction(const char *offered, bool holding);
 /* The direction of the first usable audio m-line of an SDP text ("sendrecv"... as a static
  * string), NULL when the text does not parse or has no audio. */
 const char *sdp_audio_direction(const char *text);
+
+/* ---- SDES-SRTP key lines (RFC 4568 a=crypto), crypto.c ------------------------------------
+ * The key and salt are secrets: callers must never log an sdp_crypto or a printed line, and
+ * should wipe them (OPENSSL_cleanse) when done. */
+typedef enum sdp_srtp_suite {
+  SDP_SRTP_NONE = 0,
+  SDP_SRTP_AES_CM_128_HMAC_SHA1_80,
+  SDP_SRTP_AES_CM_128_HMAC_SHA1_32,
+  SDP_SRTP_AEAD_AES_128_GCM, /* RFC 7714: 12-byte salt */
+} sdp_srtp_suite;
+
+enum { SDP_SRTP_KEY_LEN = 16, SDP_SRTP_SALT_MAX = 14 };
+
+typedef struct sdp_crypto {
+  int tag;                  /* 0..999999999 */
+  sdp_srtp_suite suite;
+  unsigned char key[SDP_SRTP_KEY_LEN];
+  unsigned char salt[SDP_SRTP_SALT_MAX]; /* sdp_srtp_salt_len(suite) bytes used */
+  bool has_lifetime;        /* |2^31 or |N after the key (read, not enforced) */
+  int mki_len;              /* |value:length after the key; 0 = no MKI */
+  bool has_session_params;  /* anything after the key-params (UNENCRYPTED_SRTP, KDR=...) */
+} sdp_crypto;
+
+/* "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"; NULL for NONE. */
+const char *sdp_srtp_suite_name(sdp_srtp_suite suite);
+size_t sdp_srtp_salt_len(sdp_srtp_suite suite); /* 14, 14, 12; 0 for NONE */
+
+/* value: an a=crypto value without "a=crypto:" (as sdp_media.crypto holds it). Only the first
+ * key of the line is read. false + err (never quoting the key) when it is malformed or names a
+ * suite we do not support. */
+bool sdp_crypto_parse(const char *value, sdp_crypto *out, char *err, size_t err_len);
+/* "TAG SUITE inline:BASE64(key||salt)" into buf; false when it does not fit. */
+bool sdp_crypto_print(const sdp_crypto *crypto, char *buf, size_t len);
+/* The first a=crypto of media (offerer's order) that we can use: supported suite, no MKI, no
+ * session parameters. false when there is none. */
+bool sdp_crypto_pick(const sdp_media *media, sdp_crypto *out);
+/* The usable a=crypto of media with this tag and suite (an answer must echo one we offered). */
+bool sdp_crypto_find(const sdp_media *media, int tag, sdp_srtp_suite suite, sdp_crypto *out);
+/* A plain SDP (one this module printed) with its audio m-line's profile set to proto
+ * ("RTP/AVP" or "RTP/SAVP") and exactly the given a=crypto lines in its audio section (count
+ * may be 0). *out is malloc'd. */
+bool sdp_plain_secure(const char *plain, const char *proto, const sdp_crypto *cryptos,
+                      size_t count, char **out, char *err, size_t err_len);
 
 #endif

@@ -12,7 +12,16 @@
  * codec's clock rate: its timestamps run on the audio clock. A leg without a matching
  * telephone-event gets dtmf pt -1 and the bridge drops events for it. Our SIP offers always
  * carry telephone-event/8000 (pt 101 unless taken) and, when Opus is offered and the browser
- * has it, telephone-event/48000 too, so Opus calls can pass DTMF when the far end agrees. */
+ * has it, telephone-event/48000 too, so Opus calls can pass DTMF when the far end agrees.
+ *
+ * Transcoding (codec/transcoder.h) when passthrough is impossible or not wanted:
+ * - no common codec: the browser leg takes Opus (or the browser's first codec we know) and the
+ *   SIP leg one the account allows; the outbound SIP offer then lists the account's codecs;
+ * - [media] browser_codec = opus (local->browser_codec): the browser leg always uses Opus when
+ *   the browser offers it; the far end may still choose Opus (passthrough) but G.711/G.722 are
+ *   offered to it as well and transcoded.
+ * sdp_codec_choice then names both legs; each leg's telephone-event is at its own clock (the
+ * transcoder rescales event timestamps). */
 #include <stdio.h>
 #include <string.h>
 
@@ -46,12 +55,11 @@ static bool plain_audio_usable(const sdp_session *s, const char *what, const sdp
     return false;
   }
   const char *proto = (*audio)->proto;
-  if (strncmp(proto, "RTP/SAVP", 8) == 0) {
-    sdp_set_err(err, err_len, "%s uses %s: SDES-SRTP is not supported yet", what, proto);
-    return false;
-  }
-  if (strcmp(proto, "RTP/AVP") != 0 && strcmp(proto, "RTP/AVPF") != 0) {
-    sdp_set_err(err, err_len, "%s uses %s, expected RTP/AVP", what, proto);
+  /* RTP/SAVP(F): SDES-SRTP; whether the account allows it and which key is used is the call
+   * layer's decision (sdp_crypto_*), the codecs translate the same way. */
+  if (strcmp(proto, "RTP/AVP") != 0 && strcmp(proto, "RTP/AVPF") != 0 &&
+      strcmp(proto, "RTP/SAVP") != 0 && strcmp(proto, "RTP/SAVPF") != 0) {
+    sdp_set_err(err, err_len, "%s uses %s, expected RTP/AVP or RTP/SAVP", what, proto);
     return false;
   }
   if ((*audio)->connection[0] == '\0') {
@@ -99,6 +107,40 @@ static void choice_fill(sdp_codec_choice *choice, codec_kind kind, int browser_p
   choice->sip_pt = sip_pt;
   choice->browser_dtmf_pt = dtmf_pt(browser, choice->clock_rate);
   choice->sip_dtmf_pt = dtmf_pt(sip, choice->clock_rate);
+  choice->transcoded = false;
+  snprintf(choice->sip_name, sizeof choice->sip_name, "%s", choice->name);
+  choice->sip_clock_rate = choice->clock_rate;
+}
+
+/* A transcoded choice: each leg its own codec, payload type and telephone-event. */
+static void choice_fill_transcoded(sdp_codec_choice *choice, const sdp_codec *in_browser,
+                                   const sdp_codec *in_sip, const sdp_media *browser,
+                                   const sdp_media *sip) {
+  codec_kind b = codec_kind_of(in_browser), s = codec_kind_of(in_sip);
+  choice_fill(choice, b, in_browser->pt, in_sip->pt, browser, sip);
+  choice->transcoded = true;
+  snprintf(choice->sip_name, sizeof choice->sip_name, "%s", codec_kind_name(s));
+  choice->sip_clock_rate = codec_kind_clock(s);
+  choice->sip_dtmf_pt = dtmf_pt(sip, choice->sip_clock_rate);
+}
+
+/* The first codec of m (in its order) that we know, or NULL. */
+static const sdp_codec *first_known(const sdp_media *m) {
+  for (size_t i = 0; i < m->codec_count; i++)
+    if (codec_kind_of(&m->codecs[i]) != CODEC_NONE) return &m->codecs[i];
+  return NULL;
+}
+
+/* The browser leg's codec when it is transcoded: Opus when the browser has it (FEC, wideband),
+ * else its first codec we know. */
+static const sdp_codec *browser_transcode_codec(const sdp_media *browser) {
+  const sdp_codec *opus = media_find_kind(browser, CODEC_OPUS);
+  return opus ? opus : first_known(browser);
+}
+
+/* browser_codec = opus and the browser can: its leg is Opus whatever the far end speaks. */
+static bool forces_opus(sdp_browser_codec mode, const sdp_media *browser) {
+  return mode == SDP_BROWSER_CODEC_OPUS && media_find_kind(browser, CODEC_OPUS) != NULL;
 }
 
 /* The first codec of answer (in its order) that offer also has; both codecs come back. */
@@ -155,18 +197,21 @@ static int static_pt(codec_kind kind) {
   return kind == CODEC_PCMU ? 0 : kind == CODEC_PCMA ? 8 : kind == CODEC_G722 ? 9 : -1;
 }
 
-/* The codecs of the SIP offer: allowed ∩ browser, in the account's order. */
+/* The codecs of the SIP offer: allowed ∩ browser, in the account's order; with transcodable,
+ * every allowed codec (the bridge transcodes what the browser lacks). */
 static void sip_offer_codecs(const sdp_media *browser, char *const *allowed, pt_set *used,
-                             out_audio *ours) {
+                             out_audio *ours, bool transcodable) {
   bool added[CODEC_G722 + 1] = {false};
   for (char *const *a = allowed_or_default(allowed); *a; a++) {
     codec_kind kind = codec_kind_named(*a);
     const sdp_codec *theirs = media_find_kind(browser, kind);
-    if (theirs == NULL || added[kind]) continue;
-    int pt = kind == CODEC_OPUS ? pt_pick_dynamic(used, theirs->pt) : static_pt(kind);
+    if (kind == CODEC_NONE || added[kind] || (theirs == NULL && !transcodable)) continue;
+    int pt = kind == CODEC_OPUS ? pt_pick_dynamic(used, theirs ? theirs->pt : 111)
+                                : static_pt(kind);
     if (pt < 0) continue;
     sdp_codec codec;
-    codec_canonical(kind, pt, kind == CODEC_OPUS ? theirs->fmtp : NULL, &codec);
+    const char *fmtp = theirs ? theirs->fmtp : "minptime=10;useinbandfec=1";
+    codec_canonical(kind, pt, kind == CODEC_OPUS ? fmtp : NULL, &codec);
     added[kind] = out_audio_add(ours, &codec);
   }
 }
@@ -179,7 +224,9 @@ bool sdp_offer_browser_to_plain(const sdp_session *browser_offer, char *const *a
   if (!plain_local_valid(local, err, err_len)) return false;
   pt_set used = {{false}};
   out_audio ours = {.direction = same_direction(browser->direction)};
-  sip_offer_codecs(browser, allowed, &used, &ours);
+  sip_offer_codecs(browser, allowed, &used, &ours, forces_opus(local->browser_codec, browser));
+  if (ours.count == 0 && first_known(browser)) /* nothing in common: transcode */
+    sip_offer_codecs(browser, allowed, &used, &ours, true);
   if (ours.count == 0)
     return no_common_codec("browser", browser, false, "account", NULL, allowed, err, err_len);
   bool opus = false;
@@ -209,13 +256,26 @@ bool sdp_answer_plain_to_browser(const sdp_session *browser_offer, const sdp_ses
   if (!plain_audio_usable(plain_answer, "far end answer", &sip, err, err_len)) return false;
   if (!webrtc_local_valid(local, err, err_len)) return false;
   codec_kind kind = first_common(sip, browser, &in_sip, &in_browser);
-  if (kind == CODEC_NONE)
-    return no_common_codec("browser", browser, false, "far end", sip, NULL, err, err_len);
+  if (forces_opus(local->browser_codec, browser) && kind != CODEC_OPUS) {
+    in_sip = media_find_kind(sip, CODEC_OPUS); /* passthrough Opus if the answer has it too */
+    in_browser = media_find_kind(browser, CODEC_OPUS);
+    kind = in_sip ? CODEC_OPUS : CODEC_NONE;
+  }
   sdp_codec_choice picked;
-  choice_fill(&picked, kind, in_browser->pt, in_sip->pt, browser, sip);
+  if (kind != CODEC_NONE) {
+    choice_fill(&picked, kind, in_browser->pt, in_sip->pt, browser, sip);
+  } else {
+    in_sip = first_known(sip);
+    in_browser = browser_transcode_codec(browser);
+    if (!in_sip || !in_browser)
+      return no_common_codec("browser", browser, false, "far end", sip, NULL, err, err_len);
+    choice_fill_transcoded(&picked, in_browser, in_sip, browser, sip);
+    kind = codec_kind_of(in_browser);
+  }
   out_audio ours = {.direction = same_direction(sip->direction)};
   sdp_codec codec;
-  codec_canonical(kind, in_browser->pt, kind == CODEC_OPUS ? in_sip->fmtp : NULL, &codec);
+  const sdp_codec *fmtp_from = picked.transcoded ? in_browser : in_sip;
+  codec_canonical(kind, in_browser->pt, kind == CODEC_OPUS ? fmtp_from->fmtp : NULL, &codec);
   out_audio_add(&ours, &codec);
   add_dtmf(&ours, browser, picked.browser_dtmf_pt, picked.clock_rate);
   if (choice) *choice = picked;
@@ -224,6 +284,45 @@ bool sdp_answer_plain_to_browser(const sdp_session *browser_offer, const sdp_ses
 
 /* ---- (3) inbound: SIP offer -> browser offer ---- */
 
+/* The first codec of the account's list (in its order) that media has, or NULL. */
+static const sdp_codec *first_allowed(const sdp_media *media, char *const *allowed) {
+  for (char *const *a = allowed_or_default(allowed); *a; a++) {
+    const sdp_codec *c = media_find_kind(media, codec_kind_named(*a));
+    if (c) return c;
+  }
+  return NULL;
+}
+
+/* browser_codec = opus: the browser is offered Opus alone (+ telephone-event/48000 when the
+ * far end has telephone-event at all); passthrough when the far end offered Opus, else the
+ * answer step transcodes to the first codec of the far end's offer the account allows. */
+static bool browser_opus_offer(const sdp_media *sip, char *const *allowed,
+                               const sdp_webrtc_local *local, out_audio *ours, char **out,
+                               char *err, size_t err_len) {
+  const sdp_codec *theirs = media_find_kind(sip, CODEC_OPUS);
+  bool opus_allowed = false;
+  for (char *const *a = allowed_or_default(allowed); *a; a++)
+    opus_allowed = opus_allowed || codec_kind_named(*a) == CODEC_OPUS;
+  if (!opus_allowed) theirs = NULL;
+  if (!theirs && !first_allowed(sip, allowed))
+    return no_common_codec("far end", sip, true, "account", NULL, allowed, err, err_len);
+  pt_set used = {{false}};
+  for (size_t i = 0; i < sip->codec_count; i++)
+    if (sip->codecs[i].pt >= 0 && sip->codecs[i].pt < 128) used.used[sip->codecs[i].pt] = true;
+  sdp_codec codec;
+  int pt = theirs ? theirs->pt : pt_pick_dynamic(&used, 111);
+  codec_canonical(CODEC_OPUS, pt, theirs ? theirs->fmtp : "minptime=10;useinbandfec=1", &codec);
+  out_audio_add(ours, &codec);
+  const sdp_codec *te48 = media_find_dtmf(sip, 48000);
+  if (te48) add_dtmf(ours, sip, te48->pt, 48000);
+  else if (!theirs && media_find_dtmf(sip, 8000))
+    add_dtmf(ours, sip, pt_pick_dynamic(&used, 110), 48000);
+  sdp_text text = {0};
+  print_webrtc_session(&text, local, "0");
+  print_webrtc_audio(&text, local, "0", ours);
+  return text_finish(&text, out, err, err_len);
+}
+
 bool sdp_offer_plain_to_browser(const sdp_session *plain_offer, char *const *allowed,
                                 const sdp_webrtc_local *local, char **out, char *err,
                                 size_t err_len) {
@@ -231,6 +330,8 @@ bool sdp_offer_plain_to_browser(const sdp_session *plain_offer, char *const *all
   if (!plain_audio_usable(plain_offer, "far end offer", &sip, err, err_len)) return false;
   if (!webrtc_local_valid(local, err, err_len)) return false;
   out_audio ours = {.direction = same_direction(sip->direction)};
+  if (local->browser_codec == SDP_BROWSER_CODEC_OPUS)
+    return browser_opus_offer(sip, allowed, local, &ours, out, err, err_len);
   bool added[CODEC_G722 + 1] = {false}, clock8k = false, clock48k = false;
   for (char *const *a = allowed_or_default(allowed); *a; a++) {
     codec_kind kind = codec_kind_named(*a);
@@ -264,15 +365,23 @@ bool sdp_answer_browser_to_plain(const sdp_session *plain_offer, const sdp_sessi
   if (!webrtc_audio_usable(browser_answer, "browser answer", &browser, err, err_len)) return false;
   if (!plain_local_valid(local, err, err_len)) return false;
   codec_kind kind = first_common(browser, sip, &in_browser, &in_sip);
-  if (kind == CODEC_NONE)
-    return no_common_codec("browser", browser, false, "far end", sip, NULL, err, err_len);
   sdp_codec_choice picked;
-  choice_fill(&picked, kind, in_browser->pt, in_sip->pt, browser, sip);
+  if (kind != CODEC_NONE) {
+    choice_fill(&picked, kind, in_browser->pt, in_sip->pt, browser, sip);
+  } else {
+    /* We offered the browser a codec the far end lacks (browser_codec = opus): transcode. */
+    in_browser = first_known(browser);
+    in_sip = first_allowed(sip, local->allowed);
+    if (!in_browser || !in_sip)
+      return no_common_codec("browser", browser, false, "far end", sip, NULL, err, err_len);
+    choice_fill_transcoded(&picked, in_browser, in_sip, browser, sip);
+    kind = codec_kind_of(in_sip);
+  }
   out_audio ours = {.direction = same_direction(browser->direction)};
   sdp_codec codec;
   codec_canonical(kind, in_sip->pt, kind == CODEC_OPUS ? in_browser->fmtp : NULL, &codec);
   out_audio_add(&ours, &codec);
-  add_dtmf(&ours, sip, picked.sip_dtmf_pt, picked.clock_rate);
+  add_dtmf(&ours, sip, picked.sip_dtmf_pt, picked.sip_clock_rate);
   if (choice) *choice = picked;
   sdp_text text = {0};
   print_plain(&text, local, &ours);

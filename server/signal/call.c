@@ -6,15 +6,19 @@
 #include "signal/call.h"
 
 #include <glib.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "media/media.h"
 #include "sdp/sdp.h"
 #include "signal/protocol.h"
+#include "signal/sdes.h"
 #include "signal/session.h"
+#include "sip/caller_id.h"
 
 typedef enum { CALL_OUTGOING, CALL_INCOMING, CALL_ECHO } call_direction;
 
@@ -46,6 +50,7 @@ struct call {
   const char *our_setup;   /* "active"/"passive", static, once transport_applied */
   GPtrArray *early_candidates; /* queued_candidate*, owned */
   char *srtp_profile;
+  call_sdes sdes;          /* SDES-SRTP toward the SIP side (account's srtp) */
   unsigned long long sdp_id;
   unsigned sdp_version;
   gint64 started_us;
@@ -81,6 +86,7 @@ static call *call_new(hub *h, call_direction direction, const char *id,
   c->ringing = g_ptr_array_new();
   c->early_candidates = g_ptr_array_new_with_free_func((GDestroyNotify)queued_candidate_free);
   c->account = account;
+  call_sdes_init(&c->sdes, account ? account->srtp : CONFIG_SRTP_OFF);
   c->started_us = g_get_monotonic_time();
   if (RAND_bytes((unsigned char *)&c->sdp_id, sizeof c->sdp_id) != 1) c->sdp_id = (unsigned long long)g_get_real_time();
   c->sdp_id &= 0x7fffffffffffffffULL; /* o= wants a number that fits a signed 64-bit */
@@ -99,6 +105,7 @@ void call_free(call *c) {
   g_free(c->browser_offer_text);
   g_free(c->applied_sip_answer);
   g_free(c->srtp_profile);
+  call_sdes_clear(&c->sdes);
   g_free(c->transfer_replaces);
   json_decref(c->hold_id);
   g_ptr_array_free(c->ringing, TRUE);
@@ -129,6 +136,7 @@ static void tell_tabs_hangup(call *c, int code, const char *reason) {
 void call_end(call *c, int code, const char *reason) {
   if (c->ended) return;
   c->ended = true;
+  if (!c->answered && code >= 400 && code != 487) metrics_inc(METRIC_CALLS_FAILED);
   log_info("call", c->subject, NULL, "ended: %d %s (%.1f s)", code, reason,
            (double)(g_get_monotonic_time() - c->started_us) / 1e6);
   tell_tabs_hangup(c, code, reason);
@@ -165,17 +173,27 @@ static sdp_session *parse_sdp(const char *text, char *err, size_t err_len) {
   return sdp;
 }
 
+/* [media] browser_codec as the SDP translations take it. */
+static sdp_browser_codec browser_codec_of(const call *c) {
+  const config *cfg = hub_config(c->hub);
+  return cfg->browser_codec && strcmp(cfg->browser_codec, "opus") == 0 ? SDP_BROWSER_CODEC_OPUS
+                                                                        : SDP_BROWSER_CODEC_AUTO;
+}
+
 static sdp_webrtc_local webrtc_local_for(call *c, const char *setup) {
   const webrtc_local *local = call_media_webrtc_local(c->media);
   return (sdp_webrtc_local){.ice_ufrag = local->ice_ufrag, .ice_pwd = local->ice_pwd,
                             .fingerprint = local->fingerprint, .setup = setup,
-                            .session_id = c->sdp_id, .session_version = ++c->sdp_version};
+                            .session_id = c->sdp_id, .session_version = ++c->sdp_version,
+                            .browser_codec = browser_codec_of(c)};
 }
 
 static sdp_plain_local plain_local_for(call *c) {
   return (sdp_plain_local){.address = call_media_rtp_address(c->media),
                            .rtp_port = call_media_rtp_port(c->media),
-                           .session_id = c->sdp_id, .session_version = ++c->sdp_version};
+                           .session_id = c->sdp_id, .session_version = ++c->sdp_version,
+                           .browser_codec = browser_codec_of(c),
+                           .allowed = c->account ? c->account->codecs : NULL};
 }
 
 /* Tells media what the tab's SDP says about ICE/DTLS (once: a 183 and a 200 may both carry an
@@ -200,10 +218,14 @@ static const char *apply_browser_transport(call *c, const sdp_media *audio) {
 
 static void apply_codec_choice(call *c, const sdp_codec_choice *choice) {
   c->codec = *choice;
+  const config *cfg = hub_config(c->hub);
   media_codec_map map = {.browser_pt = choice->browser_pt, .sip_pt = choice->sip_pt,
-                         .clock_rate = choice->clock_rate,
+                         .clock_rate = choice->sip_clock_rate,
                          .browser_dtmf_pt = choice->browser_dtmf_pt,
-                         .sip_dtmf_pt = choice->sip_dtmf_pt};
+                         .sip_dtmf_pt = choice->sip_dtmf_pt,
+                         .opus_complexity = cfg->opus_complexity, .opus_dtx = cfg->opus_dtx};
+  snprintf(map.browser_codec, sizeof map.browser_codec, "%s", choice->name);
+  snprintf(map.sip_codec, sizeof map.sip_codec, "%s", choice->sip_name);
   call_media_set_codec_map(c->media, &map);
 }
 
@@ -220,16 +242,33 @@ static void follow_remote_sdp(call *c, const char *sdp_text) {
   char err[128];
   sdp_session *plain = sdp_text ? parse_sdp(sdp_text, err, sizeof err) : NULL;
   if (!plain) return;
+  media_sdes keys;
+  if (call_sdes_on_update(&c->sdes, plain, &keys)) {
+    log_info("call", c->subject, NULL, "the far end changed its SRTP key: SIP leg re-keyed");
+    call_media_set_sip_srtp(c->media, &keys);
+    OPENSSL_cleanse(&keys, sizeof keys);
+  }
   apply_sip_remote(c, plain);
   sdp_session_clear(plain);
   g_free(plain);
 }
 
-static char *codec_label(const sdp_codec_choice *choice) {
-  if (g_ascii_strcasecmp(choice->name, "opus") == 0) return g_strdup("opus/48000/2");
-  char *upper = g_ascii_strup(choice->name, -1);
-  char *label = g_strdup_printf("%s/%d", upper, choice->clock_rate);
+static char *one_codec_label(const char *name, int clock_rate) {
+  if (g_ascii_strcasecmp(name, "opus") == 0) return g_strdup("opus/48000/2");
+  char *upper = g_ascii_strup(name, -1);
+  char *label = g_strdup_printf("%s/%d", upper, clock_rate);
   g_free(upper);
+  return label;
+}
+
+/* "PCMU/8000"; transcoded: the browser leg's, then the SIP leg's ("opus/48000/2 <-> PCMU/8000"). */
+static char *codec_label(const sdp_codec_choice *choice) {
+  char *browser = one_codec_label(choice->name, choice->clock_rate);
+  if (!choice->transcoded) return browser;
+  char *sip = one_codec_label(choice->sip_name, choice->sip_clock_rate);
+  char *label = g_strdup_printf("%s <-> %s", browser, sip);
+  g_free(browser);
+  g_free(sip);
   return label;
 }
 
@@ -237,7 +276,13 @@ static json_t *encryption_json(const call *c) {
   char browser[96];
   snprintf(browser, sizeof browser, "DTLS-SRTP%s%s", c->srtp_profile ? " " : "",
            c->srtp_profile ? c->srtp_profile : "");
-  const char *sip = c->direction == CALL_ECHO ? "none (echo test: no SIP leg)" : "none (RTP)";
+  char sip[96];
+  const char *suite = call_sdes_suite_name(&c->sdes);
+  snprintf(sip, sizeof sip, "%s%s",
+           c->direction == CALL_ECHO ? "none (echo test: no SIP leg)"
+           : suite                   ? "SDES-SRTP "
+                                     : "none (RTP)",
+           c->direction != CALL_ECHO && suite ? suite : "");
   return json_pack("{s:s, s:s}", "browser", browser, "sip", sip);
 }
 
@@ -247,6 +292,7 @@ static void send_answered(call *c, const char *browser_sdp) {
                           browser_sdp ? browser_sdp : "", "codec", codec, "encryption",
                           encryption_json(c));
   if (!browser_sdp) json_object_del(msg, "sdp");
+  if (c->codec.transcoded) json_object_set_new(msg, "transcoded", json_true());
   g_free(codec);
   send_to_tab(c->owner, c->id, msg);
 }
@@ -286,6 +332,7 @@ static void on_media_event(void *user_data, const media_event *event) {
     call_end(c, 0, event->reason ? event->reason : "media_failed");
     break;
   case MEDIA_EVENT_RTP_TIMEOUT:
+    metrics_inc(METRIC_RTP_TIMEOUTS);
     call_end(c, 0, "rtp_timeout");
     break;
   }
@@ -296,6 +343,14 @@ static bool create_media(call *c, media_mode mode, bool controlling, char *err, 
                             on_media_event, c, err,
                             err_len);
   return c->media != NULL;
+}
+
+/* media/rtp_leg.c fails a full [media] port_min..port_max range with this text: the server is
+ * full, not broken, so the call gets 503 and the calls in progress go on. */
+static bool no_media_ports(const char *err) {
+  if (!g_str_has_prefix(err, "no free RTP port")) return false;
+  metrics_inc(METRIC_CALLS_REFUSED_NO_PORTS);
+  return true;
 }
 
 /* ---- outbound ----------------------------------------------------------------------------- */
@@ -332,6 +387,24 @@ char *call_dial_target(const config_account *account, const char *to, char *err,
   return dial_target(account, to, err, err_len);
 }
 
+/* SDES toward the far end: its answer (outbound) or offer (inbound) decides whether the SIP leg
+ * uses SRTP (see signal/sdes.h); the media leg is keyed before it learns the remote address, so
+ * the first packet out is already protected. false + err: the call must not go on. */
+static bool key_sip_leg(call *c, const sdp_session *plain, bool offer, char *err,
+                        size_t err_len) {
+  media_sdes keys;
+  bool keyed = false;
+  bool ok = offer ? call_sdes_on_offer(&c->sdes, plain, &keys, &keyed, err, err_len)
+                  : call_sdes_on_answer(&c->sdes, plain, &keys, &keyed, err, err_len);
+  if (ok && keyed) {
+    call_media_set_sip_srtp(c->media, &keys);
+    log_info("call", c->subject, NULL, "SIP leg: SDES-SRTP %s (%s)",
+             call_sdes_suite_name(&c->sdes), c->sdes.proto);
+  }
+  OPENSSL_cleanse(&keys, sizeof keys);
+  return ok;
+}
+
 static void on_sip_answer_sdp(call *c, const char *sdp_text, bool final) {
   char err[256];
   if (c->applied_sip_answer && strcmp(c->applied_sip_answer, sdp_text) == 0) {
@@ -353,6 +426,16 @@ static void on_sip_answer_sdp(call *c, const char *sdp_text, bool final) {
     sdp_session_clear(plain);
     g_free(plain);
     call_end(c, 488, err);
+    return;
+  }
+  if (!key_sip_leg(c, plain, false, err, sizeof err)) {
+    /* Mandatory SRTP and a clear answer: nothing was sent or accepted in clear (the rtp leg
+     * has no remote and no codec map yet); call_end sends BYE (or CANCEL for a 183). */
+    log_warn("call", c->subject, NULL, "refused: %s", err);
+    free(browser_answer);
+    sdp_session_clear(plain);
+    g_free(plain);
+    call_end(c, 488, "srtp_required");
     return;
   }
   apply_codec_choice(c, &choice);
@@ -486,14 +569,80 @@ static void on_in_dialog_event(call *c, const sip_call_event *event) {
 
 /* Our answer to the far end's re-offer: the direction RFC 3264 asks for given our hold (see
  * sip_call_answerer). Only the codec in use is kept. */
+/* A codec of the bridge with the same RTP payload type on every SIP phone (RFC 3551 static
+ * types): a switch to it needs no payload type mapping between the offer and our answer. */
+static bool static_switchable(const sdp_codec *codec) {
+  static const struct { int pt; const char *name; } known[] = {{0, "pcmu"}, {8, "pcma"},
+                                                               {9, "g722"}};
+  for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
+    if (codec->pt == known[i].pt && !g_ascii_strcasecmp(codec->name, known[i].name)) return true;
+  return false;
+}
+
+/* The far end re-offers without the codec in use (a phone or PBX switching PCMU -> PCMA mid-call):
+ * the first codec of its offer that our own SDP also lists (for outbound calls our offer listed
+ * every codec the account allows) becomes the SIP leg's; the browser leg keeps its codec and
+ * the bridge transcodes (media.h: a map with other codecs re-creates the transcoders). Static
+ * payload types only. Returns that codec's payload type, or -1 (no switch: keep what we have). */
+static int switched_codec(call *c, const char *offer, const char *current, sdp_codec_choice *next) {
+  char err[128];
+  sdp_session *theirs = parse_sdp(offer, err, sizeof err);
+  sdp_session *ours = theirs ? parse_sdp(current, err, sizeof err) : NULL;
+  const sdp_media *offered = theirs ? sdp_audio(theirs) : NULL;
+  const sdp_media *listed = ours ? sdp_audio(ours) : NULL;
+  int pt = -1;
+  bool still_there = false;
+  for (size_t i = 0; offered && listed && i < offered->codec_count && !still_there; i++) {
+    const sdp_codec *codec = &offered->codecs[i];
+    if (!g_ascii_strcasecmp(codec->name, c->codec.sip_name)) still_there = true;
+    if (pt >= 0 || !static_switchable(codec)) continue;
+    for (size_t j = 0; j < listed->codec_count; j++)
+      if (listed->codecs[j].pt == codec->pt && !g_ascii_strcasecmp(listed->codecs[j].name, codec->name))
+        pt = codec->pt;
+  }
+  if (pt >= 0 && !still_there) {
+    *next = c->codec;
+    next->sip_pt = pt;
+    snprintf(next->sip_name, sizeof next->sip_name, "%s", pt == 0 ? "pcmu" : pt == 8 ? "pcma" : "g722");
+    next->sip_clock_rate = 8000; /* G.722's RTP clock is 8000 too (RFC 3551 4.5.2) */
+    next->transcoded = strcmp(next->name, next->sip_name) != 0;
+  } else {
+    pt = -1;
+  }
+  if (theirs) sdp_session_clear(theirs);
+  if (ours) sdp_session_clear(ours);
+  g_free(theirs);
+  g_free(ours);
+  return pt;
+}
+
 static char *answer_reoffer(void *user_data, const char *offer, const char *current) {
   call *c = user_data;
   const char *wanted = sdp_answer_direction(sdp_audio_direction(offer), c->local_hold);
   const char *now = sdp_audio_direction(current);
-  if (!current || (now && !strcmp(now, wanted))) return NULL;
+  sdp_codec_choice next;
+  int switch_pt = current && c->media ? switched_codec(c, offer, current, &next) : -1;
+  if (switch_pt >= 0) {
+    char *answer = NULL, err[160];
+    if (sdp_plain_with_direction(current, wanted, switch_pt, c->codec.sip_dtmf_pt, &answer, err,
+                                 sizeof err) &&
+        call_sdes_secure(&c->sdes, &answer, err, sizeof err)) {
+      log_info("call", c->subject, NULL, "far end switched codec: SIP leg %s -> %s (browser leg %s)",
+               c->codec.sip_name, next.sip_name, next.name);
+      apply_codec_choice(c, &next);
+      return answer;
+    }
+    free(answer);
+    log_warn("call", c->subject, NULL, "cannot follow the far end's codec switch: %s", err);
+  }
+  /* With SDES our current SDP may be the offer with a line per suite: answer with ours only. */
+  bool secured = c->sdes.active || c->sdes.offered_count > 0;
+  if (!current || (now && !strcmp(now, wanted) && !secured)) return NULL;
   char *answer = NULL, err[160];
   if (!sdp_plain_with_direction(current, wanted, c->codec.sip_pt, c->codec.sip_dtmf_pt, &answer,
-                                err, sizeof err)) {
+                                err, sizeof err) ||
+      !call_sdes_secure(&c->sdes, &answer, err, sizeof err)) {
+    free(answer);
     log_warn("call", c->subject, NULL, "answering the far end's re-offer unchanged: %s", err);
     return NULL;
   }
@@ -580,7 +729,12 @@ void call_start_outgoing(hub *h, session *s, const json_t *request,
     return;
   }
   if (!create_media(c, echo ? MEDIA_MODE_ECHO : MEDIA_MODE_BRIDGE, false, err, sizeof err)) {
-    call_end(c, 500, err);
+    if (no_media_ports(err)) {
+      log_warn("call", c->subject, session_peer(s), "refused: %s", err);
+      call_end(c, 503, "no_media_ports");
+    } else {
+      call_end(c, 500, err);
+    }
     return;
   }
   if (echo) {
@@ -600,6 +754,13 @@ void call_start_outgoing(hub *h, session *s, const json_t *request,
     call_end(c, 488, err);
     return;
   }
+  if (!call_sdes_secure_offer(&c->sdes, &offer, err, sizeof err)) {
+    free(offer);
+    g_free(target);
+    call_end(c, 500, err);
+    return;
+  }
+  if (account->srtp == CONFIG_SRTP_MANDATORY) call_media_require_sip_srtp(c->media);
   sip_call_params params = {.account = account, .to = target, .sdp_offer = offer};
   c->sip = sip_call_new_outgoing(hub_sip_agent(h), &params, on_outgoing_sip_event, c, err,
                                  sizeof err);
@@ -633,6 +794,22 @@ static void on_incoming_sip_event(void *user_data, const sip_call_event *event) 
   }
 }
 
+/* Diversion, History-Info and a trusted P-Asserted-Identity (sip/caller_id.h), when present. */
+static void add_caller_id(json_t *msg, const sip_caller_id *id) {
+  if (!msg || !id) return;
+  if (id->asserted) json_object_set_new(msg, "asserted_identity", json_string(id->asserted));
+  if (id->asserted_display)
+    json_object_set_new(msg, "asserted_display", json_string(id->asserted_display));
+  if (id->diverted_from) json_object_set_new(msg, "diverted_from", json_string(id->diverted_from));
+  if (id->diversion_reason)
+    json_object_set_new(msg, "diversion_reason", json_string(id->diversion_reason));
+  if (id->history) {
+    json_t *history = json_array();
+    for (char **uri = id->history; *uri; uri++) json_array_append_new(history, json_string(*uri));
+    json_object_set_new(msg, "history", history);
+  }
+}
+
 bool call_incoming(void *hub_ptr, sip_call *sip, const config_account *account,
                    const char *from_uri, const char *from_display, const char *to_uri,
                    const char *sdp_offer) {
@@ -652,12 +829,27 @@ bool call_incoming(void *hub_ptr, sip_call *sip, const config_account *account,
   c->sip_sdp = sdp_offer ? parse_sdp(sdp_offer, err, sizeof err) : NULL;
   if (!c->sip_sdp || !create_media(c, MEDIA_MODE_BRIDGE, true, err, sizeof err)) {
     /* Returning false: the SIP layer keeps the call and sends this final answer. */
+    if (c->sip_sdp && no_media_ports(err)) {
+      log_warn("call", c->subject, from_uri, "INVITE refused with 503: %s", err);
+      sip_call_reject(sip, 503, "Service Unavailable"); /* with Retry-After */
+      call_end(c, 503, "no_media_ports");
+      g_ptr_array_free(tabs, TRUE);
+      return false;
+    }
     sip_call_reject(sip, c->sip_sdp ? 500 : 488,
                     c->sip_sdp ? "Server Internal Error" : "Not Acceptable Here");
     call_end(c, 488, "unusable offer");
     g_ptr_array_free(tabs, TRUE);
     return false;
   }
+  if (!key_sip_leg(c, c->sip_sdp, true, err, sizeof err)) {
+    log_info("call", c->subject, from_uri, "rejected with 488: %s", err);
+    sip_call_reject(sip, 488, "Not Acceptable Here");
+    call_end(c, 488, account->srtp == CONFIG_SRTP_MANDATORY ? "srtp_required" : err);
+    g_ptr_array_free(tabs, TRUE);
+    return false;
+  }
+  if (account->srtp == CONFIG_SRTP_MANDATORY) call_media_require_sip_srtp(c->media);
   sdp_webrtc_local local = webrtc_local_for(c, "actpass");
   if (!sdp_offer_plain_to_browser(c->sip_sdp, account->codecs, &local, &c->browser_offer_text,
                                   err, sizeof err)) {
@@ -675,10 +867,11 @@ bool call_incoming(void *hub_ptr, sip_call *sip, const config_account *account,
   for (guint i = 0; i < tabs->len; i++) {
     session *s = g_ptr_array_index(tabs, i);
     g_ptr_array_add(c->ringing, s);
-    send_to_tab(s, c->id,
-                json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s}", "type", "incoming", "from", from_uri,
-                          "display", from_display, "to", to_uri, "account", account->name,
-                          "sdp", c->browser_offer_text));
+    json_t *msg = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s}", "type", "incoming", "from",
+                            from_uri, "display", from_display, "to", to_uri, "account",
+                            account->name, "sdp", c->browser_offer_text);
+    add_caller_id(msg, sip_call_caller_id(sip));
+    send_to_tab(s, c->id, msg);
   }
   g_ptr_array_free(tabs, TRUE);
   return true;
@@ -711,7 +904,9 @@ void call_on_accept(call *c, session *s, const json_t *request) {
   char *answer = NULL;
   sdp_codec_choice choice;
   if (!sdp_answer_browser_to_plain(c->sip_sdp, c->browser_sdp, &plain, &answer, &choice, err,
-                                   sizeof err)) {
+                                   sizeof err) ||
+      !call_sdes_secure(&c->sdes, &answer, err, sizeof err)) {
+    free(answer);
     call_end(c, 488, err);
     return;
   }
@@ -823,7 +1018,9 @@ static json_t *request_id(const json_t *request) {
 static bool reinvite(call *c, session *s, const json_t *request, const char *direction) {
   char *sdp = NULL, err[160];
   if (!sdp_plain_with_direction(sip_call_local_sdp(c->sip), direction, c->codec.sip_pt,
-                                c->codec.sip_dtmf_pt, &sdp, err, sizeof err)) {
+                                c->codec.sip_dtmf_pt, &sdp, err, sizeof err) ||
+      !call_sdes_secure(&c->sdes, &sdp, err, sizeof err)) {
+    free(sdp);
     send_error(s, request, PROTO_ERR_INTERNAL, err);
     return false;
   }
@@ -916,4 +1113,46 @@ void call_on_transfer(call *c, session *s, const json_t *request) {
   c->transfer_replaces = g_strdup(protocol_string(request, "replaces"));
   send_call_state(c, "transferring", json_pack("{s:i, s:s}", "code", 0, "reason", "REFER sent"),
                   json_object_get(request, "id"));
+}
+
+/* ---- resume: a tab reconnects -------------------------------------------------------------- */
+
+const char *call_id(const call *c) { return c->id; }
+
+void call_session_detached(call *c, session *s) {
+  if (c->owner == s || c->ended) return; /* owned calls wait for the resume */
+  remove_ringing(c, s);
+  if (!c->owner && c->direction == CALL_INCOMING && c->ringing->len == 0) {
+    sip_call_reject(c->sip, 480, "Temporarily Unavailable");
+    call_end(c, 480, "no tab left to ring");
+  }
+}
+
+void call_session_moved(call *c, session *from, session *to) {
+  if (c->ended) return;
+  if (c->owner == from) c->owner = to;
+  for (guint i = 0; i < c->ringing->len; i++) {
+    if (g_ptr_array_index(c->ringing, i) == from) c->ringing->pdata[i] = to;
+  }
+  for (guint i = 0; i < c->early_candidates->len; i++) {
+    queued_candidate *q = g_ptr_array_index(c->early_candidates, i);
+    if (q->from == from) q->from = to;
+  }
+}
+
+/* call_state "resumed": enough for a dialer to redraw the call without having seen what happened
+ * while it was away (those messages, if any, came just before this one). */
+void call_send_resumed(call *c) {
+  if (c->ended || !c->owner) return;
+  json_t *msg = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b}", "type", "call_state", "state",
+                          "resumed", "call", c->answered ? state_name(c) : "setup", "answered",
+                          c->answered, "media_connected", c->media_connected, "local_hold",
+                          c->local_hold, "remote_hold", c->remote_hold);
+  if (c->answered && c->codec.name[0]) {
+    char *codec = codec_label(&c->codec);
+    json_object_set_new(msg, "codec", json_string(codec));
+    g_free(codec);
+  }
+  if (c->media_connected) json_object_set_new(msg, "encryption", encryption_json(c));
+  send_to_tab(c->owner, c->id, msg);
 }

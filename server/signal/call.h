@@ -51,6 +51,15 @@ void call_on_transfer(call *c, session *s, const json_t *request);
 /* s is going away: a call it owns is hung up; a call ringing on it stops ringing there. */
 void call_session_closed(call *c, session *s);
 
+/* s lost its link (detached, waiting for a resume): a call it owns goes on; a call ringing on
+ * it stops ringing there (480 to the caller when no tab is left). */
+void call_session_detached(call *c, session *s);
+/* A resume: whatever from owned or had ringing now belongs to to. */
+void call_session_moved(call *c, session *from, session *to);
+/* Tells the owner where the call stands after a resume: call_state "resumed". */
+void call_send_resumed(call *c);
+const char *call_id(const call *c);
+
 /* The tab in the call (NULL while an inbound call rings, and once it ended). */
 session *call_owner(const call *c);
 

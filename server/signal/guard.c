@@ -13,6 +13,7 @@
 #include "auth/lockout.h"
 #include "auth/rate_limit.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "signal/protocol.h"
 #include "signal/session.h"
 
@@ -72,6 +73,7 @@ void guard_login_failed(guard *g, const char *subject, const char *peer, const c
   int user_lock = lockout_failure(g->users, user);
   int ip_lock = lockout_failure(g->addresses, ip);
   /* One line when a lock starts, not one per refused attempt: a flood must not flood the log. */
+  metrics_count(METRIC_LOGIN_LOCKOUTS, (user_lock ? 1 : 0) + (ip_lock ? 1 : 0));
   if (user_lock)
     log_warn("auth", subject, peer, "login locked for user '%.64s' for %d s after %d failures",
              user, user_lock, g->cfg->login_max_failures);
@@ -131,6 +133,7 @@ bool guard_admit_call(guard *g, hub *h, session *s, const json_t *request, const
   if (target && user && !dial_plan_allows(user->dial_allow, user->dial_deny, target, &rule)) {
     log_warn("call", subject, session_peer(s), "user %s may not call %s (%s%s)", user->name,
              target, rule ? "dial_deny " : "not in dial_allow", rule ? rule : "");
+    metrics_inc(METRIC_CALLS_DENIED_DIAL_PLAN);
     refuse_call(s, request, 403, "not_allowed_by_dial_plan");
     return false;
   }
@@ -139,6 +142,7 @@ bool guard_admit_call(guard *g, hub *h, session *s, const json_t *request, const
   if (limit) {
     log_warn("call", subject, session_peer(s), "refused for user %s: %s reached",
              user ? user->name : "local", limit);
+    metrics_inc(METRIC_CALLS_REFUSED_LIMIT);
     refuse_call(s, request, 503, "too_many_calls");
     return false;
   }

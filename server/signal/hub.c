@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "signal/call.h"
 #include "signal/guard.h"
 #include "signal/protocol.h"
@@ -25,6 +26,12 @@ struct hub {
   GPtrArray *dying;           /* call*, owned: ended, freed by free_dying_calls */
   guint free_source;          /* idle source that frees dying calls, 0 if none */
   GPtrArray *sessions;        /* session*, borrowed: a session removes itself when it ends */
+  GPtrArray *detached;        /* session*, borrowed: tabs whose link dropped, awaiting resume */
+  bool stopping;              /* shutdown began: sessions end instead of detaching */
+  bool draining;              /* SIGTERM drain: no new calls or logins */
+  void (*drained)(void *);    /* called once no call is left while draining */
+  void *drained_data;
+  guint drained_source;
   server_account *accounts;   /* one per cfg->accounts entry */
   size_t account_count;
   guard *guard;               /* owned */
@@ -68,9 +75,16 @@ static bool hub_incoming_call(void *hub_ptr, sip_call *sip, const config_account
                               const char *from_uri, const char *from_display, const char *to_uri,
                               const char *sdp_offer) {
   hub *h = hub_ptr;
+  if (h->draining) {
+    log_info("call", NULL, NULL, "INVITE from %s for account %s refused: server shutting down",
+             from_uri, account->name);
+    sip_call_reject(sip, 503, "Service Unavailable");
+    return false;
+  }
   if (h->cfg->max_calls > 0 && h->calls->len >= (size_t)h->cfg->max_calls) {
     log_warn("call", NULL, NULL, "INVITE from %s for account %s refused: server max_calls (%d)",
              from_uri, account->name, h->cfg->max_calls);
+    metrics_inc(METRIC_CALLS_REFUSED_LIMIT);
     sip_call_reject(sip, 503, "Service Unavailable");
     return false;
   }
@@ -87,6 +101,7 @@ hub *hub_new(const config *cfg, sip_agent *agent, media_engine *media) {
   h->guard = guard_new(cfg);
   sip_agent_set_incoming_handler(agent, hub_incoming_call, h);
   h->sessions = g_ptr_array_new();
+  h->detached = g_ptr_array_new();
   h->account_count = cfg->account_count;
   h->accounts = g_new0(server_account, cfg->account_count ? cfg->account_count : 1);
   for (size_t i = 0; i < cfg->account_count; i++) {
@@ -110,10 +125,12 @@ void hub_free(hub *h) {
   g_ptr_array_free(h->dying, TRUE);
   g_ptr_array_free(h->calls, TRUE);
   if (h->free_source) g_source_remove(h->free_source);
+  if (h->drained_source) g_source_remove(h->drained_source);
   sip_agent_set_incoming_handler(h->agent, NULL, NULL);
   for (size_t i = 0; i < h->account_count; i++) registration_free(h->accounts[i].reg);
   g_free(h->accounts);
   g_ptr_array_free(h->sessions, TRUE);
+  g_ptr_array_free(h->detached, TRUE);
   guard_free(h->guard);
   g_free(h);
 }
@@ -156,10 +173,25 @@ static gboolean free_dying_calls(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+static gboolean notify_drained(gpointer data) {
+  hub *h = data;
+  h->drained_source = 0;
+  void (*done)(void *) = h->drained;
+  h->drained = NULL;
+  if (done) done(h->drained_data); /* may free the hub: nothing after this */
+  return G_SOURCE_REMOVE;
+}
+
+static void check_drained(hub *h) {
+  if (h->draining && h->drained && h->calls->len == 0 && !h->drained_source)
+    h->drained_source = g_idle_add(notify_drained, h);
+}
+
 void hub_remove_call(hub *h, call *c) {
   if (!g_ptr_array_remove(h->calls, c)) return;
   g_ptr_array_add(h->dying, c);
   if (!h->free_source) h->free_source = g_idle_add(free_dying_calls, h);
+  check_drained(h);
 }
 
 call *hub_find_call(const hub *h, const session *s, const char *call_id) {
@@ -184,6 +216,72 @@ void hub_session_closed(hub *h, session *s) {
   GPtrArray *calls = g_ptr_array_copy(h->calls, NULL, NULL);
   for (guint i = 0; i < calls->len; i++) call_session_closed(g_ptr_array_index(calls, i), s);
   g_ptr_array_free(calls, TRUE);
+}
+
+/* ---- resume ------------------------------------------------------------------------------ */
+
+void hub_add_detached(hub *h, session *s) { g_ptr_array_add(h->detached, s); }
+void hub_remove_detached(hub *h, session *s) { g_ptr_array_remove_fast(h->detached, s); }
+
+void hub_session_detached(hub *h, session *s) {
+  GPtrArray *calls = g_ptr_array_copy(h->calls, NULL, NULL);
+  for (guint i = 0; i < calls->len; i++) call_session_detached(g_ptr_array_index(calls, i), s);
+  g_ptr_array_free(calls, TRUE);
+}
+
+session *hub_find_resumable(const hub *h, const char *token, const session *except) {
+  /* Every session is compared (no early exit), so timing says nothing about which matched. */
+  session *found = NULL;
+  GPtrArray *lists[] = {h->sessions, h->detached};
+  for (size_t l = 0; l < G_N_ELEMENTS(lists); l++) {
+    for (guint i = 0; i < lists[l]->len; i++) {
+      session *s = g_ptr_array_index(lists[l], i);
+      if (s != except && session_resume_token_is(s, token)) found = s;
+    }
+  }
+  return found;
+}
+
+void hub_move_calls(hub *h, session *from, session *to) {
+  for (guint i = 0; i < h->calls->len; i++)
+    call_session_moved(g_ptr_array_index(h->calls, i), from, to);
+}
+
+json_t *hub_call_ids(const hub *h, const session *s) {
+  json_t *ids = json_array();
+  for (guint i = 0; i < h->calls->len; i++) {
+    call *c = g_ptr_array_index(h->calls, i);
+    if (call_owner(c) == s) json_array_append_new(ids, json_string(call_id(c)));
+  }
+  return ids;
+}
+
+void hub_send_resumed_calls(hub *h, session *s) {
+  for (guint i = 0; i < h->calls->len; i++) {
+    call *c = g_ptr_array_index(h->calls, i);
+    if (call_owner(c) == s) call_send_resumed(c);
+  }
+}
+
+bool hub_accepts_detach(const hub *h) { return !h->stopping; }
+
+/* ---- drain and stop ----------------------------------------------------------------------- */
+
+void hub_start_drain(hub *h, void (*done)(void *user_data), void *user_data) {
+  h->draining = true;
+  h->drained = done;
+  h->drained_data = user_data;
+  check_drained(h);
+}
+
+bool hub_draining(const hub *h) { return h->draining; }
+
+void hub_stop_sessions(hub *h) {
+  h->stopping = true;
+  h->drained = NULL; /* the stop is under way: nobody waits for the drain any more */
+  while (h->detached->len > 0) session_end_detached(g_ptr_array_index(h->detached, 0));
+  /* While the tabs are still connected, so they hear why (their sockets close next). */
+  while (h->calls->len > 0) call_end(g_ptr_array_index(h->calls, 0), 503, "server shutting down");
 }
 
 /* ---- limits ------------------------------------------------------------------------------ */
@@ -237,13 +335,42 @@ static char *health_json(void *app) {
   json_t *body = json_pack("{s:s, s:s, s:I, s:I, s:o}", "status", "ok", "version",
                            TABPHONE_VERSION, "sessions", (json_int_t)h->sessions->len, "calls", (json_int_t)h->calls->len,
                            "registrations", registrations);
+  /* Tabs whose link dropped and whose calls wait for a resume (not counted in "sessions"). */
+  json_object_set_new(body, "detached_sessions", json_integer((json_int_t)h->detached->len));
+  if (h->draining) json_object_set_new(body, "draining", json_true());
   char *text = protocol_dump(body);
   json_decref(body);
   return text;
 }
 
+/* GET /metrics: the gauges (what is open right now); http appends the counters. */
+static void metrics_text(void *app, GString *out) {
+  hub *h = app;
+  guint by_state[REGISTRATION_FAILED + 1] = {0};
+  for (size_t i = 0; i < h->account_count; i++) {
+    registration *reg = h->accounts[i].reg;
+    if (reg) by_state[registration_get_state(reg)]++;
+  }
+  g_string_append_printf(out,
+      "# HELP tabphone_sessions Open WebSocket sessions (tabs).\n# TYPE tabphone_sessions gauge\n"
+      "tabphone_sessions %u\n"
+      "# HELP tabphone_calls Live calls (ringing, connecting or answered).\n"
+      "# TYPE tabphone_calls gauge\ntabphone_calls %u\n"
+      "# HELP tabphone_media_calls Calls holding media on the workers.\n"
+      "# TYPE tabphone_media_calls gauge\ntabphone_media_calls %zu\n"
+      "# HELP tabphone_media_workers Media worker threads.\n"
+      "# TYPE tabphone_media_workers gauge\ntabphone_media_workers %zu\n"
+      "# HELP tabphone_registrations Server account registrations by state.\n"
+      "# TYPE tabphone_registrations gauge\n",
+      h->sessions->len, h->calls->len, media_engine_call_count(h->media),
+      media_engine_worker_count(h->media));
+  for (int st = 0; st <= REGISTRATION_FAILED; st++)
+    g_string_append_printf(out, "tabphone_registrations{state=\"%s\"} %u\n",
+                           registration_state_name((registration_state)st), by_state[st]);
+}
+
 ws_handlers hub_ws_handlers(hub *h) {
   return (ws_handlers){.app = h, .on_open = on_open, .on_text = on_text,
                        .on_bad_frame = on_bad_frame, .on_close = on_close,
-                       .health_json = health_json};
+                       .health_json = health_json, .metrics_text = metrics_text};
 }

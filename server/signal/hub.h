@@ -59,6 +59,32 @@ GPtrArray *hub_sessions_for_account(const hub *hub, const char *account_name);
 /* A session is closing: its calls end, calls ringing on it stop ringing there. */
 void hub_session_closed(hub *hub, session *s);
 
+/* Resume: detached sessions (session.h) are kept here, out of the sessions list, so they get no
+ * fan-out and are not counted as open tabs; calls ringing on one ring only on the other tabs. */
+void hub_add_detached(hub *hub, session *s);
+void hub_remove_detached(hub *hub, session *s);
+/* s lost its link: calls ringing on it stop ringing there (480 if nobody is left). */
+void hub_session_detached(hub *hub, session *s);
+/* The logged-in session (open or detached, not except) whose resume token is token, or NULL. */
+session *hub_find_resumable(const hub *hub, const char *token, const session *except);
+/* Calls owned by or ringing on from now belong to / ring on to. */
+void hub_move_calls(hub *hub, session *from, session *to);
+/* ["call_id", ...] of the live calls s owns (a new reference). */
+json_t *hub_call_ids(const hub *hub, const session *s);
+/* Sends call_state "resumed" for each live call s owns. */
+void hub_send_resumed_calls(hub *hub, session *s);
+/* False once the server is stopping: sessions then end instead of detaching. */
+bool hub_accepts_detach(const hub *hub);
+
+/* SIGTERM drain ([shutdown] drain_seconds): from hub_start_drain on, new calls (from tabs: hangup
+ * 503 server_shutting_down; inbound: 503 + Retry-After) and new logins are refused; done runs
+ * once, from an idle callback, when no call is left (at once if there is none). */
+void hub_start_drain(hub *hub, void (*done)(void *user_data), void *user_data);
+bool hub_draining(const hub *hub);
+/* Shutdown begins: no more detaching, detached sessions end now, every call ends with 503
+ * "server shutting down" (BYE / CANCEL; the tabs are told before their sockets close). */
+void hub_stop_sessions(hub *hub);
+
 /* Abuse limits (signal/guard.h), owned by the hub. */
 guard *hub_guard(const hub *hub);
 /* Live calls owned by s (NULL = any) whose tab is logged in as user (NULL = any). Calls that

@@ -24,6 +24,7 @@ enum {
   MAX_URI = 256,
   MAX_PASSWORD = 1024,
   MAX_TOKEN = 4096,
+  MAX_RESUME_TOKEN = 256,
   MAX_SDP = 64 * 1024,
   MAX_CALL_ID = 64,
   MAX_DIGITS = 64,
@@ -153,6 +154,7 @@ static const field_spec LOGIN[] = {
     STR("user", true, 1, MAX_NAME, &SINGLE_LINE),
     STR("password", false, 1, MAX_PASSWORD, NULL),
     STR("token", false, 1, MAX_TOKEN, &SINGLE_LINE),
+    STR("resume", false, 1, MAX_RESUME_TOKEN, &SINGLE_LINE), /* from welcome.resume_token */
     END,
 };
 static const field_spec REGISTER[] = {
@@ -351,7 +353,14 @@ static bool exactly_one(const json_t *message, const char *a, const char *b,
   return fail(err, PROTO_ERR_INVALID_FIELD, "field '%s' or '%s' is required", a, b);
 }
 
+/* password, token or resume: exactly one. The first two keep their original wording. */
 static bool login_rule(const json_t *message, protocol_error *err) {
+  if (present(message, "resume")) {
+    if (present(message, "password") || present(message, "token"))
+      return fail(err, PROTO_ERR_INVALID_FIELD,
+                  "field 'resume' cannot be combined with 'password' or 'token'");
+    return true;
+  }
   return exactly_one(message, "password", "token", err);
 }
 

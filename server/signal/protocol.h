@@ -53,6 +53,7 @@ const char *message_type_name(message_type type); /* "login", ... */
 #define PROTO_ERR_RATE_LIMITED    "rate_limited"      /* over [server] message_rate */
 #define PROTO_ERR_TOO_MANY        "too_many"          /* per-session limit reached */
 #define PROTO_ERR_NOT_IMPLEMENTED "not_implemented"   /* contract message this build cannot do yet */
+#define PROTO_ERR_SHUTTING_DOWN   "server_shutting_down" /* SIGTERM drain: no new logins/calls */
 #define PROTO_ERR_INTERNAL        "internal_error"
 
 typedef struct protocol_error {

@@ -14,6 +14,7 @@
 #include "auth/password.h"
 #include "auth/token.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "signal/call.h"
 #include "signal/guard.h"
 #include "signal/protocol.h"
@@ -23,9 +24,13 @@ enum {
   MAX_FAILED_LOGINS = 3,     /* then the socket is closed */
   MAX_INVALID_MESSAGES = 10, /* per session, then the socket is closed as abusive */
   MAX_BYO_REGISTRATIONS = 4, /* per session */
+  MAX_BACKLOG = 256,         /* messages kept for a detached tab; more are dropped */
+  RESUME_TOKEN_BYTES = 32,   /* random bytes in a resume token (256 bits: unguessable) */
   WS_CLOSE_NORMAL = 1000,
   WS_CLOSE_GOING_AWAY = 1001,
   WS_CLOSE_POLICY = 1008,
+  WS_CLOSE_NO_STATUS = 1005,
+  WS_CLOSE_RESUMED_ELSEWHERE = 4001, /* private range: another socket took this session */
 };
 
 /* A hash nobody's password matches: verified against when the user name is unknown, so that
@@ -59,6 +64,17 @@ struct session {
   guint login_timer;
   guint idle_timer;
   GPtrArray *byo;        /* byo_registration*, owned */
+
+  /* Resume (docs/protocol.md "Reconnecting"): the token the last welcome gave the tab (base64url,
+   * never logged; "" = none). A session whose WebSocket drops without a close frame is
+   * *detached*: out of the hub's session list, its calls and own registrations kept for
+   * [server] reconnect_grace_seconds, its messages kept in backlog for the tab. */
+  char resume_token[64];
+  bool detached;
+  bool no_resume;        /* closed for abuse, or taken over: never detach */
+  guint grace_timer;
+  GPtrArray *backlog;    /* json_t*, owned, oldest first; only while detached */
+  bool backlog_overflow;
 };
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -85,6 +101,7 @@ static void session_unref(session *s) {
 
 static void close_connection(session *s, int status, const char *why) {
   if (!s->conn) return;
+  if (status == WS_CLOSE_POLICY) s->no_resume = true; /* an abusive tab gets nothing back */
   log_info("ws", s->subject, s->peer, "closing: %s", why);
   ws_conn_close(s->conn, status, why);
 }
@@ -117,6 +134,7 @@ static bool too_many_sessions(session *s) {
   int limit = hub_config(s->hub)->max_sessions_per_ip;
   if (hub_count_sessions_from(s->hub, s->ip) <= (unsigned)limit) return false;
   log_warn("ws", s->subject, s->peer, "refused: more than %d sessions from %s", limit, s->ip);
+  metrics_inc(METRIC_SESSIONS_REFUSED);
   close_connection(s, WS_CLOSE_POLICY, "too many sessions from this address");
   return true;
 }
@@ -152,19 +170,89 @@ session *session_new(hub *h, ws_conn *conn, const char *peer) {
   return s;
 }
 
-void session_on_close(session *s) {
-  log_info("ws", s->subject, s->peer, "disconnected (%u bring-your-own registrations released)",
-           s->byo->len);
-  if (s->login_timer) g_source_remove(s->login_timer);
-  if (s->idle_timer) g_source_remove(s->idle_timer);
-  s->login_timer = s->idle_timer = 0;
+/* The end of a session, attached or detached: its calls end (BYE), ringing stops there, its
+ * own registrations are un-REGISTERed, and the session is released. */
+static void finish(session *s) {
+  bool was_detached = s->detached;
+  s->detached = false;
+  s->conn = NULL; /* nothing more reaches the tab (call_end's hangups included) */
+  if (s->grace_timer) g_source_remove(s->grace_timer);
+  s->grace_timer = 0;
   hub_session_closed(s->hub, s);
-  hub_remove_session(s->hub, s);
+  if (was_detached)
+    hub_remove_detached(s->hub, s);
+  else
+    hub_remove_session(s->hub, s);
   guard_session_closed(hub_guard(s->hub), s->id);
   g_ptr_array_free(s->byo, TRUE);
   s->byo = NULL;
-  s->conn = NULL;
+  if (s->backlog) g_ptr_array_free(s->backlog, TRUE);
+  s->backlog = NULL;
+  OPENSSL_cleanse(s->resume_token, sizeof s->resume_token);
   session_unref(s);
+}
+
+static gboolean on_grace_over(gpointer data) {
+  session *s = data;
+  s->grace_timer = 0;
+  log_info("ws", s->subject, s->peer, "not resumed within %d s: ending its %u call(s)",
+           hub_config(s->hub)->reconnect_grace_seconds, hub_count_calls(s->hub, s, NULL));
+  finish(s);
+  return G_SOURCE_REMOVE;
+}
+
+/* Keep the session for a resume? Only a logged-in tab with something to lose whose link broke:
+ * a close frame with 1000/1001/1005 means the tab left on purpose (page closed or navigated),
+ * and then its calls end at once as before. */
+static bool should_detach(const session *s, int peer_close_status) {
+  if (hub_config(s->hub)->reconnect_grace_seconds <= 0 || !s->logged_in || s->no_resume ||
+      !s->resume_token[0] || !hub_accepts_detach(s->hub))
+    return false;
+  if (peer_close_status == WS_CLOSE_NORMAL || peer_close_status == WS_CLOSE_GOING_AWAY ||
+      peer_close_status == WS_CLOSE_NO_STATUS)
+    return false;
+  return hub_count_calls(s->hub, s, NULL) > 0 || s->byo->len > 0;
+}
+
+static void detach(session *s) {
+  int grace = hub_config(s->hub)->reconnect_grace_seconds;
+  s->detached = true;
+  s->conn = NULL;
+  s->backlog = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+  s->backlog_overflow = false;
+  hub_remove_session(s->hub, s);
+  hub_add_detached(s->hub, s);
+  hub_session_detached(s->hub, s); /* calls ringing here ring only on the other tabs now */
+  s->grace_timer = g_timeout_add_seconds((guint)grace, on_grace_over, s);
+  log_info("ws", s->subject, s->peer, "connection lost: %u call(s) and %u own registration(s) "
+           "kept for %d s for the tab to resume", hub_count_calls(s->hub, s, NULL), s->byo->len,
+           grace);
+}
+
+void session_on_close(session *s) {
+  int peer_status = ws_conn_peer_close_status(s->conn);
+  if (s->login_timer) g_source_remove(s->login_timer);
+  if (s->idle_timer) g_source_remove(s->idle_timer);
+  s->login_timer = s->idle_timer = 0;
+  if (should_detach(s, peer_status)) {
+    detach(s);
+    return;
+  }
+  log_info("ws", s->subject, s->peer, "disconnected (%u bring-your-own registrations released)",
+           s->byo->len);
+  finish(s);
+}
+
+void session_end_detached(session *s) {
+  if (!s->detached) return;
+  log_info("ws", s->subject, s->peer, "detached session ends (server stopping)");
+  finish(s);
+}
+
+bool session_resume_token_is(const session *s, const char *token) {
+  size_t n = strlen(s->resume_token);
+  return s->logged_in && n > 0 && strlen(token) == n &&
+         CRYPTO_memcmp(s->resume_token, token, n) == 0;
 }
 
 const char *session_id(const session *s) { return s->id; }
@@ -178,7 +266,22 @@ static bool may_use(const session *s, const char *account_name) {
                                                account_name);
 }
 
+/* While detached, messages wait for the tab (bounded: a tab that never comes back must not
+ * make the server buffer without limit; the resume says which calls are still live anyway). */
+static void keep_for_resume(session *s, json_t *message) {
+  if (s->backlog->len < MAX_BACKLOG)
+    g_ptr_array_add(s->backlog, message);
+  else {
+    s->backlog_overflow = true;
+    json_decref(message);
+  }
+}
+
 void session_send(session *s, json_t *message) {
+  if (s->detached) {
+    keep_for_resume(s, message);
+    return;
+  }
   if (s->conn) {
     char *text = protocol_dump(message);
     if (text && !ws_conn_send_text(s->conn, text, strlen(text)))
@@ -215,7 +318,8 @@ static json_t *with_id(json_t *reply, const json_t *request) {
 
 /* An invalid message: answered, counted, and after MAX_INVALID_MESSAGES the socket closes. */
 static void count_abuse(session *s) {
-  if (++s->invalid_messages >= MAX_INVALID_MESSAGES)
+  if (++s->invalid_messages == MAX_INVALID_MESSAGES) metrics_inc(METRIC_WS_ABUSE_CLOSED);
+  if (s->invalid_messages >= MAX_INVALID_MESSAGES)
     close_connection(s, WS_CLOSE_POLICY, "too many invalid messages");
 }
 
@@ -240,11 +344,38 @@ static bool byo_allowed(const session *s) {
   return hub_config(s->hub)->byo_accounts && (!s->user || s->user->byo_accounts);
 }
 
+/* A fresh resume token for every welcome (a resumed session gets a new one too, so a token
+ * works once). base64url of RESUME_TOKEN_BYTES random bytes; "" when resume is off. */
+static void new_resume_token(session *s) {
+  unsigned char raw[RESUME_TOKEN_BYTES];
+  s->resume_token[0] = '\0';
+  if (hub_config(s->hub)->reconnect_grace_seconds <= 0 || RAND_bytes(raw, sizeof raw) != 1)
+    return;
+  gchar *b64 = g_base64_encode(raw, sizeof raw);
+  size_t n = 0;
+  for (const char *p = b64; *p && *p != '=' && n + 1 < sizeof s->resume_token; p++)
+    s->resume_token[n++] = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+  s->resume_token[n] = '\0';
+  OPENSSL_cleanse(b64, strlen(b64));
+  g_free(b64);
+  OPENSSL_cleanse(raw, sizeof raw);
+}
+
 static void send_welcome(session *s, const json_t *request) {
+  new_resume_token(s);
   json_t *welcome = json_pack("{s:s, s:s, s:s, s:o, s:[], s:b, s:b, s:s}", "type", "welcome",
                               "session", s->id, "user", s->user_name, "accounts", account_list(s),
                               "ice_servers", "byo_accounts", byo_allowed(s), "open_mode",
                               config_open_mode(hub_config(s->hub)), "version", TABPHONE_VERSION);
+  if (request && protocol_string(request, "resume")) {
+    json_object_set_new(welcome, "resumed", json_true());
+    json_object_set_new(welcome, "calls", hub_call_ids(s->hub, s));
+  }
+  if (s->resume_token[0]) {
+    json_object_set_new(welcome, "resume_token", json_string(s->resume_token));
+    json_object_set_new(welcome, "reconnect_grace_seconds",
+                        json_integer(hub_config(s->hub)->reconnect_grace_seconds));
+  }
   session_send(s, with_id(welcome, request));
 }
 
@@ -282,7 +413,9 @@ static void login_failed(session *s, const json_t *request, const char *user, co
   log_warn("auth", s->subject, s->peer, "login failed for user '%.64s': %s (%d of %d)",
            user ? user : "", why, s->failed_logins, MAX_FAILED_LOGINS);
   if (counts) guard_login_failed(hub_guard(s->hub), s->subject, s->peer, s->ip, user ? user : "");
+  metrics_inc(counts ? METRIC_LOGINS_FAILED : METRIC_LOGINS_LOCKED_OUT);
   send_error(s, request, PROTO_ERR_LOGIN_FAILED, "wrong user name or password");
+  if (s->failed_logins == MAX_FAILED_LOGINS) metrics_inc(METRIC_WS_ABUSE_CLOSED);
   if (s->failed_logins >= MAX_FAILED_LOGINS)
     close_connection(s, WS_CLOSE_POLICY, "too many failed logins");
 }
@@ -297,6 +430,7 @@ static void login_succeeded(session *s, const json_t *request, const config_user
   if (s->login_timer) g_source_remove(s->login_timer);
   s->login_timer = 0;
   guard_login_succeeded(hub_guard(s->hub), user->name);
+  metrics_inc(METRIC_LOGINS_OK);
   log_info("auth", s->subject, s->peer, "user %s logged in (%s)", s->user_name, how);
   send_welcome(s, request);
 }
@@ -344,8 +478,75 @@ static void handle_token_login(session *s, json_t *request, const char *user_nam
   login_succeeded(s, request, user, accounts, "token");
 }
 
+/* ---- resume ------------------------------------------------------------------------------ */
+
+/* s takes over everything old had: the user, the login token's account list, the own
+ * registrations, the calls (owned and ringing) and the messages kept while old was detached
+ * (returned; the caller sends them after the welcome). old is then finished (detached) or its
+ * socket closed (a connection the server still thought alive: the tab's network changed). */
+static GPtrArray *take_over(session *s, session *old) {
+  g_free(s->user_name);
+  s->user_name = g_strdup(old->user_name);
+  s->user = old->user;
+  g_strfreev(s->token_accounts);
+  s->token_accounts = old->token_accounts;
+  old->token_accounts = NULL;
+  s->logged_in = true;
+  if (s->login_timer) g_source_remove(s->login_timer);
+  s->login_timer = 0;
+  while (old->byo->len > 0) {
+    byo_registration *b = g_ptr_array_steal_index(old->byo, 0);
+    b->owner = s;
+    g_ptr_array_add(s->byo, b);
+  }
+  hub_move_calls(s->hub, old, s);
+  GPtrArray *backlog = old->backlog;
+  old->backlog = NULL;
+  if (old->detached) {
+    finish(old);
+  } else {
+    old->no_resume = true;
+    old->logged_in = false;
+    old->resume_token[0] = '\0';
+    close_connection(old, WS_CLOSE_RESUMED_ELSEWHERE, "session resumed by another connection");
+  }
+  return backlog;
+}
+
+/* login with "resume": the token of the last welcome, for the same user. A wrong, used or
+ * expired token, or one of another user, is an ordinary login_failed (counted like a wrong
+ * password, so tokens cannot be guessed at speed); the tab then logs in afresh. */
+static void handle_resume_login(session *s, json_t *request, const char *user_name) {
+  const char *token = protocol_string(request, "resume");
+  session *old = hub_find_resumable(s->hub, token, s);
+  if (!old || !old->user_name || strcmp(old->user_name, user_name) != 0) {
+    login_failed(s, request, user_name,
+                 old ? "resume token of another user" : "resume token unknown or expired", true);
+    return;
+  }
+  bool was_detached = old->detached;
+  char old_subject[32];
+  g_strlcpy(old_subject, old->subject, sizeof old_subject);
+  GPtrArray *backlog = take_over(s, old);
+  unsigned calls = hub_count_calls(s->hub, s, NULL);
+  metrics_inc(METRIC_SESSIONS_RESUMED);
+  log_info("auth", s->subject, s->peer, "user %s resumed %s (%s): %u call(s), %u own "
+           "registration(s)", s->user_name, old_subject, was_detached ? "detached" : "still open",
+           calls, s->byo->len);
+  send_welcome(s, request); /* with resumed + calls: see below */
+  for (guint i = 0; backlog && i < backlog->len; i++)
+    session_send(s, json_incref(g_ptr_array_index(backlog, i)));
+  if (backlog) g_ptr_array_free(backlog, TRUE);
+  hub_send_resumed_calls(s->hub, s); /* call_state "resumed" per live call */
+}
+
 static void handle_login(session *s, json_t *request) {
-  if (s->logged_in) {
+  bool resume = protocol_string(request, "resume") != NULL;
+  /* In open mode every socket is logged in at once; a resume is still welcome there while the
+   * new session holds nothing of its own. */
+  bool open_resume = resume && config_open_mode(hub_config(s->hub)) && s->byo->len == 0 &&
+                     hub_count_calls(s->hub, s, NULL) == 0;
+  if (s->logged_in && !open_resume) {
     send_error(s, request, PROTO_ERR_ALREADY_LOGGED_IN, "this session is already logged in");
     return;
   }
@@ -353,10 +554,19 @@ static void handle_login(session *s, json_t *request) {
     send_error(s, request, PROTO_ERR_TOO_MANY, "a login is already being checked");
     return;
   }
+  if (!resume && hub_draining(s->hub)) {
+    send_error(s, request, PROTO_ERR_SHUTTING_DOWN,
+               "the server is shutting down; try again in a moment");
+    return;
+  }
   const char *user_name = protocol_string(request, "user");
   if (!guard_login_allowed(hub_guard(s->hub), s->ip, user_name)) {
     /* Not checked at all while locked (no PBKDF2 time for a guessing flood), not counted. */
     login_failed(s, request, user_name, "locked out", false);
+    return;
+  }
+  if (resume) {
+    handle_resume_login(s, request, user_name);
     return;
   }
   const char *password = protocol_string(request, "password");
@@ -587,6 +797,13 @@ static bool admit_call(session *s, const json_t *request, const config_account *
 }
 
 static void handle_call(session *s, json_t *request) {
+  if (hub_draining(s->hub)) {
+    /* SIGTERM drain: calls in progress may finish, new ones are refused like a full server. */
+    session_send(s, json_pack("{s:s, s:s, s:i, s:s}", "type", "hangup", "call_id",
+                              protocol_string(request, "call_id"), "code", 503, "reason",
+                              "server_shutting_down"));
+    return;
+  }
   const char *to = protocol_string(request, "to");
   const char *from_account = protocol_string(request, "from_account");
   const config_account *account = choose_account(s, from_account);

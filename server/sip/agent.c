@@ -2,7 +2,10 @@
  *
  * Life cycle:
  *   sip_agent_new       su_init, su_glib root attached to the context, nua_create bound to
- *                       [sip] listen (sip:HOST:PORT = UDP and TCP).
+ *                       [sip] listen (sip:HOST:PORT = UDP and TCP), plus sips:HOST:tls_port when
+ *                       TLS is wanted. A private 0700 temp directory holds what sofia reads
+ *                       from files: cafile.pem/agent.pem for TLS, resolv.conf for
+ *                       [sip] dns_server (RFC 3263 lookups); removed by sip_agent_free.
  *   sip_agent_shutdown  phase 1: un-REGISTER every live registration and wait for the answers
  *                       (adopted handles of freed registrations included); phase 2: nua_shutdown
  *                       and wait for its final event. The whole is bounded by
@@ -12,6 +15,11 @@
  *                       sofia can never call back, and the nua is left to process exit (sofia
  *                       refuses to destroy a nua whose shutdown did not finish).
  *
+ * Transport policy (see create_nua): TLS verifies the peer's chain against [sip] tls_ca_file and
+ * its name against the TLS accounts' hosts; a refused certificate shuts the connection down at
+ * once (TPTAG_SDWN_ERROR), so the request fails with 503 and sofia_log tells us why. TCP/TLS
+ * connections get CRLF keepalives from sofia, UDP registrations OPTIONS from us (see below).
+ *
  * Event routing: every handle's magic is a sip_handle_owner (see sip_internal.h); handles with no
  * owner are either adopted (un-REGISTERs and ending calls that the agent finishes itself) or new
  * incoming requests: an INVITE goes to call.c (sip_call_incoming), anything else gets 480.
@@ -19,26 +27,35 @@
  * nua-wide call settings (every call handle inherits them, incoming ones included): sofia's SDP
  * engine (soa) is off, so our SDP passes verbatim; no automatic 180/200, automatic ACK; UPDATE is
  * and REFER are answered by us (NUTAG_APPL_METHOD), not by sofia (which would accept any REFER with
- * 202 by itself); Supported lists "timer" only: no 100rel,
- * whose PRACK handling has assertion crashes in sofia-sip 1.12.11.
+ * 202 by itself); Supported lists "timer" (unless [sip] session_expires = 0) and "100rel";
+ * session timer values come from [sip] session_expires / min_se (call.c says how the timer and
+ * PRACK paths are kept away from sofia-sip 1.12.11's assertions).
  */
 #include "sip/agent.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sofia-resolv/sres_cache.h>
+#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/su.h>
+#include <sofia-sip/sresolv.h>
 #include <sofia-sip/su_glib.h>
+#include <sofia-sip/su_strlst.h>
 #include <sofia-sip/tport_tag.h>
 
 #include "auth/sip_screen.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "sip/registration.h"
 #include "sip/sip_internal.h"
 #include "sip/sofia_log.h"
@@ -64,6 +81,12 @@ struct sip_agent {
   void *done_data;
   GSource *phase_timer;   /* end of phase 1 */
   GSource *deadline;      /* shutdown_timeout */
+
+  char *private_dir;      /* 0700 temp dir: TLS agent.pem + cafile.pem, resolv.conf */
+  GSource *keepalive_timer; /* UDP keepalive OPTIONS, every [sip] keepalive_seconds */
+  GPtrArray *keepalives;    /* nua_handle_t* of keepalive OPTIONS awaiting their answer */
+  bool tls;               /* a TLS transport exists */
+  sres_cache_t *dns_cache;  /* sofia's resolver cache (ours, so 503 failover can graylist) */
 };
 
 /* ---- small helpers used by the other files ---- */
@@ -73,6 +96,24 @@ const config *sip_agent_config(sip_agent *agent) { return agent->cfg; }
 GMainContext *sip_agent_context(sip_agent *agent) { return agent->context; }
 int sip_agent_port(sip_agent *agent) { return agent->cfg->sip_listen.port; }
 bool sip_agent_shutting_down(sip_agent *agent) { return agent->shutting_down; }
+bool sip_agent_has_tls(sip_agent *agent) { return agent->tls; }
+
+bool sip_agent_tls_failure_reason(sip_agent *agent, char *out, size_t len, const char *peer,
+                                  int retry_in) {
+  char why[160], retry[48] = "";
+  if (!agent->tls || !sip_sofia_tls_failure(why, sizeof why)) return false;
+  if (retry_in > 0) snprintf(retry, sizeof retry, " \xe2\x80\x94 retrying in %d s", retry_in);
+  snprintf(out, len, "TLS certificate of %s not trusted (%s; check [sip] tls_ca_file)%s", peer, why,
+           retry);
+  return true;
+}
+
+const char *sip_agent_outbound_options(sip_agent *agent) {
+  /* No OPTIONS probe of our own contact and no Contact rewriting from Via received= (we write
+   * Contact ourselves); OPTIONS keepalives toward the registrar over UDP only when wanted. */
+  return agent->cfg->keepalive_seconds > 0 ? "no-natify no-validate"
+                                           : "no-natify no-validate no-options-keepalive";
+}
 
 const char *sip_transport_param(sip_transport transport) {
   switch (transport) {
@@ -155,6 +196,164 @@ bool sip_agent_message_source(sip_agent *agent, struct sockaddr_storage *addr, c
   return true;
 }
 
+/* ---- RFC 3263 failover on 503 ---- */
+
+static bool same_host(const struct sockaddr_storage *a, const sres_record_t *rr) {
+  if (rr->sr_record->r_status != SRES_OK) return false;
+  if (a->ss_family == AF_INET && rr->sr_record->r_type == sres_type_a)
+    return !memcmp(&((const struct sockaddr_in *)a)->sin_addr, &rr->sr_a->a_addr,
+                   sizeof rr->sr_a->a_addr);
+  if (a->ss_family == AF_INET6 && rr->sr_record->r_type == sres_type_aaaa)
+    return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &rr->sr_aaaa->aaaa_addr,
+                   sizeof rr->sr_aaaa->aaaa_addr);
+  return false;
+}
+
+/* Does the SRV target (a name in the cache) resolve to the address of source? */
+static bool target_is(sip_agent *agent, const char *target, const struct sockaddr_storage *source) {
+  uint16_t type = source->ss_family == AF_INET6 ? sres_type_aaaa : sres_type_a;
+  sres_record_t **answers = NULL;
+  bool found = false;
+  if (sres_cache_get(agent->dns_cache, type, target, &answers) > 0)
+    for (size_t i = 0; answers[i] && !found; i++) found = same_host(source, answers[i]);
+  if (answers) sres_cache_free_answers(agent->dns_cache, answers);
+  return found;
+}
+
+static int source_port(const struct sockaddr_storage *source) {
+  return ntohs(source->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)source)->sin6_port
+                                             : ((const struct sockaddr_in *)source)->sin_port);
+}
+
+/* The SRV owner name sofia looked up for a route URI without port, or false (a numeric host or
+ * an explicit port: no SRV involved). */
+static bool srv_name(const char *route_uri, char *out, size_t len) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  url_t *url = url_make(home, route_uri);
+  bool ok = url && url->url_host && !url->url_port && !host_is_ip_address(url->url_host);
+  if (ok) {
+    char transport[16] = "udp";
+    url_param(url->url_params, "transport", transport, sizeof transport);
+    const char *service = url->url_type == url_sips || !strcasecmp(transport, "tls") ? "_sips._tcp"
+                          : !strcasecmp(transport, "tcp")                            ? "_sip._tcp"
+                                                                                     : "_sip._udp";
+    snprintf(out, len, "%s.%s.", service, url->url_host);
+  }
+  su_home_deinit(home);
+  return ok;
+}
+
+/* UDP connect(2) to a DNS server: what sofia's resolver does first (and spins on when it fails). */
+static bool nameserver_routable(const char *address, int port, char *why, size_t why_len) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+                           .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+  struct addrinfo *ai = NULL;
+  char service[8];
+  snprintf(service, sizeof service, "%d", port);
+  if (getaddrinfo(address, service, &hints, &ai) != 0 || !ai) return true; /* sofia skips it too */
+  int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  bool ok = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+  if (!ok) snprintf(why, why_len, "no route to the DNS server %s (%s)", address, strerror(errno));
+  if (fd >= 0) close(fd);
+  freeaddrinfo(ai);
+  return ok;
+}
+
+bool sip_agent_dns_routable(sip_agent *agent, const char *uri, char *why, size_t why_len) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  url_t *url = uri ? url_make(home, uri) : NULL;
+  bool name = url && url->url_host && !host_is_ip_address(url->url_host) &&
+              url->url_host[0] != '[';
+  su_home_deinit(home);
+  if (!name) return true;
+  const config_listen *dns = &agent->cfg->dns_server;
+  if (dns->host) return nameserver_routable(dns->host, dns->port, why, why_len);
+  /* The system's servers, as sofia reads them (it re-reads the file when it changes). */
+  FILE *f = fopen("/etc/resolv.conf", "r");
+  if (!f) return true; /* sofia then asks 127.0.0.1, always routable */
+  bool any = false, ok = false;
+  char line[256], server[128];
+  while (!ok && fgets(line, sizeof line, f)) {
+    if (sscanf(line, " nameserver %127s", server) != 1) continue;
+    any = true;
+    ok = nameserver_routable(server, 53, why, why_len);
+  }
+  fclose(f);
+  return ok || !any;
+}
+
+bool sip_agent_srv_failover(sip_agent *agent, const char *route_uri) {
+  struct sockaddr_storage source;
+  char name[300];
+  if (!agent->dns_cache || !srv_name(route_uri, name, sizeof name) ||
+      !sip_agent_message_source(agent, &source, NULL, 0))
+    return false;
+  sres_record_t **answers = NULL;
+  bool graylisted = false, other = false;
+  if (sres_cache_get(agent->dns_cache, sres_type_srv, name, &answers) > 0) {
+    for (size_t i = 0; answers[i]; i++) {
+      const sres_srv_record_t *srv = answers[i]->sr_srv;
+      if (srv->srv_record->r_status != SRES_OK || srv->srv_record->r_type != sres_type_srv ||
+          srv->srv_priority == UINT16_MAX)
+        continue;
+      if (srv->srv_port == source_port(&source) && target_is(agent, srv->srv_target, &source))
+        /* What nta does to a target that timed out: last in line for a while. */
+        graylisted |= sres_cache_set_srv_priority(agent->dns_cache, srv->srv_record->r_name,
+                                                  srv->srv_target, srv->srv_port, 300,
+                                                  UINT16_MAX) > 0;
+      else
+        other = true;
+    }
+  }
+  if (answers) sres_cache_free_answers(agent->dns_cache, answers);
+  if (graylisted && other)
+    log_info("sip", NULL, NULL, "503 from an SRV target of %s: trying the next one", name);
+  return graylisted && other;
+}
+
+/* ---- UDP keepalive ---- */
+
+/* NAT bindings of UDP registrations die after 30-180 s of silence, and then the provider can
+ * no longer reach us. Every keepalive_seconds each registered UDP registration sends an OPTIONS
+ * (Max-Forwards: 0, so the first hop answers it itself) along its REGISTER route; any answer,
+ * even an error, refreshes the binding. TCP/TLS connections get CRLF pings from sofia instead
+ * (TPTAG_KEEPALIVE, see create_nua). sofia's own outbound OPTIONS keepalive does not start in
+ * 1.12.11 with the outbound options we need (no-natify), hence this. */
+static gboolean on_keepalive_timer(gpointer data) {
+  sip_agent *agent = data;
+  for (guint i = 0; i < agent->registrations->len; i++) {
+    registration *reg = agent->registrations->pdata[i];
+    const char *registrar, *proxy, *aor;
+    sip_transport transport;
+    registration_route(reg, &registrar, &proxy, &aor, &transport);
+    if (registration_get_state(reg) != REGISTRATION_REGISTERED ||
+        transport != SIP_TRANSPORT_UDP || g_str_has_prefix(registrar, "sips:"))
+      continue;
+    nua_handle_t *nh = nua_handle(agent->nua, NULL, SIPTAG_TO_STR(aor), SIPTAG_FROM_STR(aor),
+                                  TAG_END());
+    if (!nh) continue;
+    g_ptr_array_add(agent->keepalives, nh);
+    nua_options(nh, NUTAG_URL(URL_STRING_MAKE(registrar)),
+                TAG_IF(proxy, NUTAG_PROXY(URL_STRING_MAKE(proxy))),
+                SIPTAG_MAX_FORWARDS_STR("0"), TAG_END());
+    log_debug("sip", registration_key(reg), NULL, "keepalive OPTIONS to %s", registrar);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void on_keepalive_event(sip_agent *agent, nua_event_t event, int status,
+                               nua_handle_t *nh) {
+  if (event != nua_r_options || status < 200) return;
+  if (g_ptr_array_remove(agent->keepalives, nh)) nua_handle_destroy(nh);
+}
+
+static void destroy_keepalives(sip_agent *agent) {
+  sip_timer_cancel(&agent->keepalive_timer);
+  for (guint i = 0; i < agent->keepalives->len; i++)
+    nua_handle_destroy(agent->keepalives->pdata[i]);
+  g_ptr_array_set_size(agent->keepalives, 0);
+}
+
 /* ---- shutdown ---- */
 
 static void finish_shutdown(sip_agent *agent) {
@@ -207,6 +406,7 @@ static gboolean on_deadline(gpointer data) {
 void sip_agent_shutdown(sip_agent *agent, void (*done)(void *user_data), void *user_data) {
   if (agent->shutting_down) return;
   agent->shutting_down = true;
+  sip_timer_cancel(&agent->keepalive_timer);
   agent->done = done;
   agent->done_data = user_data;
   unsigned total_ms = (unsigned)(agent->cfg->shutdown_timeout > 0 ? agent->cfg->shutdown_timeout
@@ -282,7 +482,9 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     return;
   }
   if (!nh) return;
-  if (g_ptr_array_find(agent->adopted_calls, nh, NULL)) {
+  if (g_ptr_array_find(agent->keepalives, nh, NULL)) {
+    on_keepalive_event(agent, event, status, nh);
+  } else if (g_ptr_array_find(agent->adopted_calls, nh, NULL)) {
     on_adopted_call_event(agent, event, status, nh, tags);
   } else if (g_ptr_array_find(agent->adopted, nh, NULL)) {
     on_adopted_event(agent, event, status, nh);
@@ -290,6 +492,7 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     /* Before any account lookup: a scanner learns nothing, and costs us one response. */
     log_debug("sip", NULL, NULL, "403 to scanner (User-Agent %.64s)",
               sip->sip_user_agent->g_string);
+    metrics_inc(METRIC_SIP_SCANNER_REFUSED);
     nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
     nua_handle_destroy(nh);
   } else if (event == nua_i_invite && sip) {
@@ -345,6 +548,89 @@ static bool check_listen(const config_listen *listen, char *err, size_t err_len)
   return true;
 }
 
+/* ---- the private directory: TLS material and resolver configuration ---- */
+
+static bool write_private_file(const char *path, const char *data, size_t len) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = write(fd, data, len) == (ssize_t)len;
+  return close(fd) == 0 && ok;
+}
+
+/* sofia's TLS reads a directory, not files: cafile.pem holds what peers must chain to (our
+ * [sip] tls_ca_file), agent.pem our key and certificate (the [server] ones; for the TLS
+ * listener). Without a readable CA file there is no TLS at all: we never connect unverified. */
+static bool tls_wanted(const config *cfg) {
+  if (cfg->tls_port > 0) return true;
+  for (size_t i = 0; i < cfg->account_count; i++) {
+    const config_account *account = &cfg->accounts[i];
+    if (account->transport == SIP_TRANSPORT_TLS ||
+        (account->uri && g_str_has_prefix(account->uri, "sips:")))
+      return true;
+  }
+  return false;
+}
+
+static bool prepare_tls(sip_agent *agent) {
+  const config *cfg = agent->cfg;
+  /* Only when asked for: a TLS listener changes which Contact sofia picks by itself and takes
+   * a port. */
+  if (!tls_wanted(cfg)) return false;
+  char *ca = NULL, *cert = NULL, *key = NULL;
+  gsize ca_len = 0, cert_len = 0, key_len = 0;
+  if (!cfg->tls_ca_file) return false;
+  if (!g_file_get_contents(cfg->tls_ca_file, &ca, &ca_len, NULL) || ca_len == 0) {
+    log_warn("sip", NULL, NULL, "tls off: CA file %s is missing or empty ([sip] tls_ca_file)",
+             cfg->tls_ca_file);
+    g_free(ca);
+    return false;
+  }
+  char *path = g_build_filename(agent->private_dir, "cafile.pem", NULL);
+  bool ok = write_private_file(path, ca, ca_len);
+  g_free(path);
+  if (ok && cfg->cert_file && cfg->key_file &&
+      g_file_get_contents(cfg->cert_file, &cert, &cert_len, NULL) && cert_len > 0 &&
+      g_file_get_contents(cfg->key_file, &key, &key_len, NULL) && key_len > 0) {
+    GString *pem = g_string_new_len(key, (gssize)key_len);
+    if (pem->str[pem->len - 1] != '\n') g_string_append_c(pem, '\n');
+    g_string_append_len(pem, cert, (gssize)cert_len);
+    path = g_build_filename(agent->private_dir, "agent.pem", NULL);
+    ok = write_private_file(path, pem->str, pem->len);
+    g_free(path);
+    explicit_bzero(pem->str, pem->len);
+    g_string_free(pem, TRUE);
+  }
+  if (key) explicit_bzero(key, key_len);
+  g_free(ca), g_free(cert), g_free(key);
+  return ok;
+}
+
+/* sofia's resolver (sres) reads a resolv.conf-style file; "port" is its own extension. */
+static bool prepare_resolver(sip_agent *agent) {
+  const config_listen *dns = &agent->cfg->dns_server;
+  if (!dns->host) return false;
+  char *text = g_strdup_printf("nameserver %s\nport %d\noptions timeout:1 attempts:2\n",
+                               dns->host, dns->port);
+  char *path = g_build_filename(agent->private_dir, "resolv.conf", NULL);
+  bool ok = write_private_file(path, text, strlen(text));
+  g_free(path);
+  g_free(text);
+  return ok;
+}
+
+static void remove_private_dir(sip_agent *agent) {
+  if (!agent->private_dir) return;
+  static const char *const names[] = {"agent.pem", "cafile.pem", "resolv.conf", "tls_seed.dat"};
+  for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+    char *path = g_build_filename(agent->private_dir, names[i], NULL);
+    unlink(path);
+    g_free(path);
+  }
+  rmdir(agent->private_dir);
+  g_free(agent->private_dir);
+  agent->private_dir = NULL;
+}
+
 static bool create_root(sip_agent *agent, char *err, size_t err_len) {
   agent->root = su_glib_root_create(agent);
   if (!agent->root) {
@@ -358,19 +644,71 @@ static bool create_root(sip_agent *agent, char *err, size_t err_len) {
   return true;
 }
 
+/* "host", "host:port" or a SIP URI -> its host. */
+static void add_subject(su_strlst_t *subjects, const char *text) {
+  if (!text) return;
+  char host[256], port[16];
+  bool has_scheme = g_str_has_prefix(text, "sip:") || g_str_has_prefix(text, "sips:");
+  char *uri = has_scheme ? g_strdup(text) : g_strconcat("sip:", text, NULL);
+  if (sip_uri_parse(uri, false, host, sizeof host, port, sizeof port, NULL, 0))
+    su_strlst_dup_append(subjects, host);
+  g_free(uri);
+}
+
+/* sofia checks the chain itself but not whether the certificate names the host we connected
+ * to; with a subject list it refuses any certificate naming none of them. The list holds every
+ * host a TLS account connects to: its domain, registrar and proxy. */
+static su_strlst_t *tls_subjects(sip_agent *agent) {
+  su_strlst_t *subjects = su_strlst_create(agent->home);
+  const config *cfg = agent->cfg;
+  for (size_t i = 0; i < cfg->account_count; i++) {
+    const config_account *account = &cfg->accounts[i];
+    bool sips = account->uri && g_str_has_prefix(account->uri, "sips:");
+    if (account->transport != SIP_TRANSPORT_TLS && !sips) continue;
+    add_subject(subjects, account->uri);
+    add_subject(subjects, account->registrar);
+    add_subject(subjects, account->proxy);
+  }
+  return subjects;
+}
+
+static char *listen_url(sip_agent *agent, const char *scheme, int port) {
+  const char *host = agent->cfg->sip_listen.host;
+  char portbuf[16];
+  snprintf(portbuf, sizeof portbuf, "%d", port);
+  return su_sprintf(agent->home, strchr(host, ':') ? "%s:[%s]:%s" : "%s:%s:%s", scheme, host,
+                    port > 0 ? portbuf : "*");
+}
+
 static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
-  const config_listen *listen = &agent->cfg->sip_listen;
-  bool v6 = strchr(listen->host, ':') != NULL;
-  char *url = su_sprintf(agent->home, v6 ? "sip:[%s]:%d" : "sip:%s:%d", listen->host,
-                         listen->port);
+  const config *cfg = agent->cfg;
+  const config_listen *listen = &cfg->sip_listen;
+  char *url = listen_url(agent, "sip", listen->port);
+  char *sips_url = agent->tls ? listen_url(agent, "sips", sip_tls_port(cfg)) : NULL;
+  char *resolv_conf = prepare_resolver(agent)
+                          ? g_build_filename(agent->private_dir, "resolv.conf", NULL)
+                          : NULL;
+  unsigned keepalive_ms = (unsigned)cfg->keepalive_seconds * 1000u;
   agent->nua = nua_create(agent->root, on_nua_event, agent,
                           NUTAG_URL(url),
-                          TAG_IF(agent->cfg->user_agent,
-                                 SIPTAG_USER_AGENT_STR(agent->cfg->user_agent)),
-                          /* No OPTIONS probe of our own contact, no keepalive OPTIONS, no
-                           * Contact rewriting from Via received= (we set public_ip ourselves). */
-                          NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
-                          NUTAG_KEEPALIVE(0),
+                          TAG_IF(sips_url, NUTAG_SIPS_URL(sips_url)),
+                          TAG_IF(sips_url, NUTAG_CERTIFICATE_DIR(agent->private_dir)),
+                          /* Verify what we connect to; peers connecting to us need no
+                           * certificate (providers rarely have client certificates). */
+                          TAG_IF(sips_url, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_SUBJECTS_OUT)),
+                          TAG_IF(sips_url, TPTAG_TLS_VERIFY_SUBJECTS(tls_subjects(agent))),
+                          TAG_IF(sips_url, TPTAG_TLS_VERIFY_DATE(1)),
+                          TPTAG_SDWN_ERROR(1),
+                          TAG_IF(resolv_conf, SRESTAG_RESOLV_CONF(resolv_conf)),
+                          SRESTAG_CACHE(agent->dns_cache),
+                          TAG_IF(cfg->user_agent, SIPTAG_USER_AGENT_STR(cfg->user_agent)),
+                          NUTAG_OUTBOUND(sip_agent_outbound_options(agent)),
+                          /* UDP: OPTIONS toward the registrar keep NAT bindings open (sofia's
+                           * outbound, per registration); TCP/TLS: CRLF pings on every
+                           * connection (RFC 5626 style), which also keeps it reused. */
+                          NUTAG_KEEPALIVE(keepalive_ms),
+                          NUTAG_KEEPALIVE_STREAM(keepalive_ms),
+                          TPTAG_KEEPALIVE(keepalive_ms),
                           /* Calls: see the top of this file. */
                           NUTAG_MEDIA_ENABLE(0),
                           NUTAG_AUTOALERT(0),
@@ -380,12 +718,18 @@ static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
                           NUTAG_EARLY_MEDIA(0),
                           NUTAG_APPL_METHOD("UPDATE, REFER"),
                           NUTAG_UPDATE_REFRESH(1),
-                          SIPTAG_SUPPORTED_STR("timer"),
+                          /* RFC 4028 and 3262 (H3): see call.c ("session timer", "100rel"). */
+                          NUTAG_SESSION_TIMER((unsigned)cfg->session_expires),
+                          NUTAG_MIN_SE((unsigned)cfg->min_se),
+                          NUTAG_SESSION_REFRESHER(nua_no_refresher),
+                          SIPTAG_SUPPORTED_STR(cfg->session_expires > 0 ? "timer, 100rel"
+                                                                         : "100rel"),
                           TPTAG_LOG(0),
                           TAG_END());
+  g_free(resolv_conf);
   if (!agent->nua) {
-    snprintf(err, err_len, "sip listen %s:%d: sofia-sip could not bind (udp+tcp)", listen->host,
-             listen->port);
+    snprintf(err, err_len, "sip listen %s:%d: sofia-sip could not bind (udp+tcp%s)",
+             listen->host, listen->port, sips_url ? "+tls" : "");
     return false;
   }
   return true;
@@ -402,17 +746,39 @@ sip_agent *sip_agent_new(const config *cfg, GMainContext *context, char *err, si
   agent->registrations = g_ptr_array_new();
   agent->adopted = g_ptr_array_new();
   agent->adopted_calls = g_ptr_array_new();
+  agent->keepalives = g_ptr_array_new();
+  agent->private_dir = g_dir_make_tmp("tabphone-sip-XXXXXX", NULL);
+  if (!agent->private_dir) {
+    snprintf(err, err_len, "sip: cannot create a private temporary directory: %s",
+             g_strerror(errno));
+    agent->nua_shutdown_done = true;
+    sip_agent_free(agent);
+    return NULL;
+  }
+  agent->tls = prepare_tls(agent);
+  agent->dns_cache = sres_cache_new(0);
   if (!create_root(agent, err, err_len) || !create_nua(agent, err, err_len)) {
     agent->nua_shutdown_done = true; /* nothing to shut down */
     sip_agent_free(agent);
     return NULL;
   }
-  log_info("sip", NULL, NULL, "listening on %s:%d (udp, tcp)", cfg->sip_listen.host,
-           cfg->sip_listen.port);
+  if (agent->tls)
+    log_info("sip", NULL, NULL, "listening on %s:%d (udp, tcp) and port %d (tls)",
+             cfg->sip_listen.host, cfg->sip_listen.port, sip_tls_port(cfg));
+  else
+    log_info("sip", NULL, NULL, "listening on %s:%d (udp, tcp)", cfg->sip_listen.host,
+             cfg->sip_listen.port);
+  if (cfg->keepalive_seconds > 0)
+    agent->keepalive_timer =
+        sip_timer_start(agent, (unsigned)cfg->keepalive_seconds * 1000u, on_keepalive_timer, agent);
+  if (cfg->dns_server.host)
+    log_info("sip", NULL, NULL, "RFC 3263 lookups via %s port %d", cfg->dns_server.host,
+             cfg->dns_server.port);
   return agent;
 }
 
 static void destroy_adopted(sip_agent *agent) {
+  destroy_keepalives(agent);
   for (guint i = 0; i < agent->adopted->len; i++) nua_handle_destroy(agent->adopted->pdata[i]);
   g_ptr_array_set_size(agent->adopted, 0);
   for (guint i = 0; i < agent->adopted_calls->len; i++)
@@ -422,6 +788,7 @@ static void destroy_adopted(sip_agent *agent) {
 
 void sip_agent_free(sip_agent *agent) {
   if (!agent) return;
+  sip_timer_cancel(&agent->keepalive_timer);
   sip_timer_cancel(&agent->phase_timer);
   sip_timer_cancel(&agent->deadline);
   bool clean = !agent->nua || agent->nua_shutdown_done;
@@ -445,6 +812,9 @@ void sip_agent_free(sip_agent *agent) {
   g_ptr_array_unref(agent->registrations);
   g_ptr_array_unref(agent->adopted);
   g_ptr_array_unref(agent->adopted_calls);
+  g_ptr_array_unref(agent->keepalives);
+  remove_private_dir(agent);
+  if (clean && agent->dns_cache) sres_cache_unref(agent->dns_cache);
   if (clean) {
     su_home_deinit(agent->home);
     su_deinit();

@@ -19,8 +19,9 @@
 
 typedef struct sip_agent sip_agent;
 
-/* Binds [sip] listen (UDP and TCP). On error returns NULL with one line in err
- * ("sip listen 127.0.0.1:5060: address already in use"). */
+/* Binds [sip] listen (UDP and TCP; TLS too when an account uses it or [sip] tls_port is set).
+ * On error returns NULL with one line in err ("sip listen 127.0.0.1:5060: address already in
+ * use"). */
 sip_agent *sip_agent_new(const config *cfg, GMainContext *context, char *err, size_t err_len);
 
 /* Unregisters every registration that is registered (expires=0), waits for the answers, then

@@ -5,9 +5,10 @@
  * payload; no automatic 180/200; sofia sends the ACK to a 2xx itself (NUTAG_AUTOACK(1)).
  *
  * Digest on INVITE, and the SIPDigestLeak defence:
- *   - a 401/407 to our INVITE is answered (nua_authenticate, HA1 form of digest.c) once per
- *     request, and only when its transport source is the account's proxy/registrar
- *     (call_route_trusts);
+ *   - a 401/407 to our INVITE is answered (nua_authenticate, HA1 form of digest.c; for a
+ *     SHA-256 challenge, which sofia cannot answer, the INVITE goes again on a fresh handle with
+ *     the same Call-ID and From tag and our own header) once per request, and only when its
+ *     transport source is the account's proxy/registrar (call_route_trusts);
  *   - credentials are sent only when challenged (NUTAG_AUTH_CACHE challenged), never
  *     pre-emptively on BYE/re-INVITE;
  *   - once the INVITE has its final answer we set NUTAG_RETRY_COUNT(0) on the handle: sofia
@@ -25,6 +26,13 @@
  * them 200 itself) with a message/sipfrag body, and the subscription ends with a NOTIFY whose
  * Subscription-State is terminated. An incoming REFER is answered by us (NUTAG_APPL_METHOD
  * "REFER" in agent.c; by default sofia would accept it with 202 on its own) with 603.
+ *
+ * 100rel (RFC 3262): agent.c lists "100rel" in Supported; sofia then answers a caller's Require:
+ * 100rel with a reliable 180 and queues our 200 until the PRACK, and PRACKs a far end's reliable
+ * 18x itself. Both directions, the late PRACK and a reliable 183 with SDP run under ASan in
+ * tests/sip/session-features.test.mjs without sofia asserting; nothing here needs to steer it.
+ *
+ * Session timers (RFC 4028): see "session timer" below for what sofia does and what we add.
  *
  * Ending: ENDED is reported once; the nua handle then leaves the call at once. When sofia still
  * has work on it (BYE/CANCEL in flight, a final answer being retransmitted) the agent adopts it
@@ -46,7 +54,9 @@
 
 #include "auth/sip_screen.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "sip/call_route.h"
+#include "sip/caller_id.h"
 #include "sip/digest.h"
 #include "sip/reason.h"
 #include "sip/sip_internal.h"
@@ -79,6 +89,11 @@ struct sip_call {
   char *subject;          /* "call <remote>" for logs */
   int redirects;
   bool auth_sent;         /* credentials given for the INVITE in flight */
+  char *auth_header;      /* our own digest answer (SHA-256) for the next send_invite, or NULL */
+  bool auth_proxy;        /* ... as Proxy-Authorization (a 407) */
+  char *retry_from;       /* with auth_header: the challenged INVITE's From (with its tag) */
+  char *retry_call_id;    /* ... and Call-ID: the retry is the same request (RFC 3261 22.2) */
+  sip_caller_id caller_id; /* inbound: Diversion, History-Info, trusted PAI */
   sip_call_answerer answerer;
 
   char *pending_sdp;      /* our re-INVITE's SDP while it is unanswered (NULL = none pending) */
@@ -86,6 +101,10 @@ struct sip_call {
   char *call_id;          /* dialog identifiers, once connected (for Replaces) */
   char *local_tag;
   char *remote_tag;
+
+  unsigned session_expires; /* RFC 4028 interval in force (s); 0 = no session timer */
+  bool far_end_refreshes;   /* the far end is the refresher: we watch for its refreshes */
+  GSource *session_deadline; /* when its next refresh is overdue (far_end_refreshes only) */
 
   GSource *pending_end;   /* ENDED after the caller's own hangup/reject */
   int end_code;
@@ -112,6 +131,7 @@ static const char *event_name(sip_call_event_type type) {
 /* ---- the handle leaves the call ---- */
 
 static void release_handle(sip_call *call) {
+  sip_timer_cancel(&call->session_deadline);
   nua_handle_t *nh = call->nh;
   if (!nh) return;
   call->nh = NULL;
@@ -155,6 +175,81 @@ static void remember_dialog(sip_call *call, const sip_t *sip, bool uac) {
   call->remote_tag = g_strdup(theirs);
 }
 
+/* ---- session timer (RFC 4028) ----
+ *
+ * sofia negotiates Session-Expires / Min-SE ([sip] session_expires, min_se via agent.c),
+ * answers 422 to intervals below Min-SE, and refreshes by UPDATE every half interval when we
+ * are the refresher (a far end that refuses UPDATE with 405/501 gets a re-INVITE with our
+ * current SDP from us instead: refresh_by_reinvite). We add: our own
+ * deadline when the far end refreshes (session_timer_restart), the end of a call whose refresh
+ * of ours got 408/481 (on_update_answer), and one reason for all of it: ENDED 408
+ * "session_timer_expired". */
+
+/* Who refreshes, from a message of the far end's (request or answer) carrying Session-Expires;
+ * we_are_uac: the message is an answer to our request. A far end that does not support "timer"
+ * leaves refreshing to us; without a refresher parameter the UAS decides, and our preference is
+ * the far end (agent.c: NUTAG_SESSION_REFRESHER(nua_no_refresher) makes sofia say refresher=uac
+ * in its answers). An answer without one sets no timer at all (sofia does the same). */
+static bool far_end_is_refresher(const sip_t *sip, bool we_are_uac) {
+  const char *who = sip->sip_session_expires->x_refresher;
+  if (!sip_has_supported(sip->sip_supported, "timer") &&
+      !sip_has_feature((const msg_list_t *)sip->sip_require, "timer"))
+    return false;
+  if (who && !g_ascii_strcasecmp(who, "uac")) return !we_are_uac;
+  if (who && !g_ascii_strcasecmp(who, "uas")) return we_are_uac;
+  return !we_are_uac;
+}
+
+/* Reads the interval and the refresher from a request of the far end (we_are_uac false) or an
+ * answer to ours (true). Every refresh renegotiates: one without Session-Expires ends the timer. */
+static void session_timer_read(sip_call *call, const sip_t *sip, bool we_are_uac) {
+  if (!sip) return;
+  const sip_session_expires_t *se = sip->sip_session_expires;
+  call->session_expires = se ? (unsigned)se->x_delta : 0;
+  call->far_end_refreshes = se && se->x_delta > 0 && far_end_is_refresher(sip, we_are_uac);
+}
+
+/* send_bye false: sofia sent its own BYE already. */
+static void end_by_session_timer(sip_call *call, const char *why, bool send_bye) {
+  log_warn("sip", call->subject, NULL, "session timer expired (%s): ending the call", why);
+  metrics_inc(METRIC_SESSION_TIMER_EXPIRED);
+  if (send_bye && call->nh)
+    nua_bye(call->nh, SIPTAG_REASON_STR("SIP;cause=408;text=\"Session timer expired\""),
+            TAG_END());
+  emit(call, SIP_CALL_ENDED, 408, "session_timer_expired", NULL);
+}
+
+static gboolean on_session_deadline(gpointer data) {
+  sip_call *call = data;
+  g_source_unref(call->session_deadline);
+  call->session_deadline = NULL;
+  char why[96];
+  snprintf(why, sizeof why, "no refresh from the far end within %u s", call->session_expires);
+  end_by_session_timer(call, why, true);
+  return G_SOURCE_REMOVE;
+}
+
+/* (Re)starts our watch for the far end's next refresh: RFC 4028 section 10 has the side that
+ * does not refresh send BYE min(32, interval / 3) before the session expires. (sofia-sip 1.12.11
+ * would BYE only at the interval itself and report the end only when that BYE is answered,
+ * 32 s later when the far end is gone: the tab would learn late and without a reason.) */
+static void session_timer_restart(sip_call *call) {
+  sip_timer_cancel(&call->session_deadline);
+  if (!call->far_end_refreshes || call->phase != PHASE_UP) return;
+  unsigned interval = call->session_expires;
+  unsigned before = MIN(32u, interval / 3);
+  call->session_deadline = sip_timer_start(call->agent, (interval - before) * 1000u,
+                                           on_session_deadline, call);
+  log_debug("sip", call->subject, NULL, "session timer: %u s, refreshed by the far end", interval);
+}
+
+/* A refresh (or any re-INVITE / UPDATE) went through: from a request of the far end or the 2xx
+ * to one of ours. */
+static void session_refreshed(sip_call *call, const sip_t *sip, bool we_are_uac) {
+  session_timer_read(call, sip, we_are_uac);
+  session_timer_restart(call);
+}
+
 static gboolean on_pending_end(gpointer data) {
   sip_call *call = data;
   g_source_unref(call->pending_end);
@@ -189,8 +284,16 @@ static sip_call *call_alloc(sip_agent *agent, const config_account *account, boo
   return call;
 }
 
+/* A body that says it is something else (text/plain, multipart/...) is not an SDP. */
+static bool body_is_foreign(const sip_t *sip) {
+  return sip && sip->sip_payload && sip->sip_payload->pl_len && sip->sip_content_type &&
+         sip->sip_content_type->c_type &&
+         g_ascii_strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0;
+}
+
 static char *sdp_of(const sip_t *sip) {
-  if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data || !sip->sip_payload->pl_len)
+  if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data || !sip->sip_payload->pl_len ||
+      body_is_foreign(sip))
     return NULL;
   return g_strndup(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
 }
@@ -200,16 +303,32 @@ static void send_invite(sip_call *call) {
   call->auth_sent = false;
   call->handle_terminated = false;
   call->nh = nua_handle(sip_agent_nua(call->agent), &call->owner, SIPTAG_TO_STR(call->to),
-                        SIPTAG_FROM_STR(call->route->from), TAG_END());
+                        SIPTAG_FROM_STR(call->retry_from ? call->retry_from : call->route->from),
+                        TAG_END());
   nua_set_hparams(call->nh, TAG_IF(call->route->proxy,
                                    NUTAG_PROXY(URL_STRING_MAKE(call->route->proxy))),
                   NUTAG_MEDIA_ENABLE(0), NUTAG_AUTH_CACHE(nua_auth_cache_challenged),
                   NUTAG_RETRY_COUNT(MAX_REDIRECTS),
                   NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
                   TAG_IF(cfg->user_agent, SIPTAG_USER_AGENT_STR(cfg->user_agent)), TAG_END());
+  char *pai = sip_caller_id_header("P-Asserted-Identity", call->account->asserted_identity);
+  char *ppi = sip_caller_id_header("P-Preferred-Identity", call->account->preferred_identity);
+  const char *authz = call->auth_header;
   nua_invite(call->nh, TAG_IF(call->route->contact, SIPTAG_CONTACT_STR(call->route->contact)),
              SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->local_sdp),
+             TAG_IF(pai, SIPTAG_HEADER_STR(pai)), TAG_IF(ppi, SIPTAG_HEADER_STR(ppi)),
+             TAG_IF(authz && !call->auth_proxy, SIPTAG_AUTHORIZATION_STR(authz)),
+             TAG_IF(authz && call->auth_proxy, SIPTAG_PROXY_AUTHORIZATION_STR(authz)),
+             TAG_IF(call->retry_call_id, SIPTAG_CALL_ID_STR(call->retry_call_id)),
              NUTAG_AUTOANSWER(0), TAG_END());
+  g_free(pai), g_free(ppi);
+  if (call->auth_header) { /* nua copied it */
+    explicit_bzero(call->auth_header, strlen(call->auth_header));
+    g_clear_pointer(&call->auth_header, g_free);
+    g_clear_pointer(&call->retry_from, g_free);
+    g_clear_pointer(&call->retry_call_id, g_free);
+    call->auth_sent = true;
+  }
 }
 
 sip_call *sip_call_new_outgoing(sip_agent *agent, const sip_call_params *params,
@@ -235,13 +354,48 @@ sip_call *sip_call_new_outgoing(sip_agent *agent, const sip_call_params *params,
   call->local_sdp = g_strdup(params->sdp_offer);
   call->subject = g_strdup_printf("call %s", params->to);
   call->phase = PHASE_CALLING;
+  char why[160];
+  if (!sip_agent_dns_routable(agent, route->proxy ? route->proxy : call->to, why, sizeof why)) {
+    /* Not handed to sofia (see sip_agent_dns_routable): ENDED follows from an idle source. */
+    char reason[320];
+    snprintf(reason, sizeof reason, "cannot resolve %s: DNS lookup impossible, %s",
+             route->next_hop, why);
+    log_warn("sip", call->subject, route->next_hop, "INVITE not sent: %s", reason);
+    end_later(call, 503, reason);
+    return call;
+  }
   log_info("sip", call->subject, route->next_hop, "INVITE from account %s",
            params->account->name);
   send_invite(call);
+  metrics_inc(METRIC_CALLS_OUTBOUND);
   return call;
 }
 
 /* ---- outbound: answers to our INVITE ---- */
+
+/* A challenge sofia cannot answer (SHA-256, digest.h): it reported the 401/407 as final (and
+ * ACKed it), so the INVITE goes again, on a fresh handle, with our own header. */
+static bool resend_with_own_digest(sip_call *call, int status, const sip_t *sip,
+                                   const msg_auth_t *challenges, const char *user) {
+  char header[1024];
+  const msg_auth_t *challenge = sip_digest_pick(challenges);
+  if (!challenge || sip_digest_authorization(challenge, user, call->account->password, "INVITE",
+                                             call->to, header, sizeof header) != 0)
+    return false;
+  log_debug("sip", call->subject, call->route->next_hop, "%d: answering digest %s as user %s",
+            status, sip_digest_algorithm(challenge), user);
+  nua_handle_destroy(call->nh);
+  call->nh = NULL;
+  call->auth_header = g_strdup(header);
+  call->auth_proxy = status == 407;
+  if (sip->sip_call_id && sip->sip_from && sip->sip_from->a_tag) {
+    call->retry_call_id = g_strdup(sip->sip_call_id->i_id);
+    call->retry_from = g_strdup_printf("%s;tag=%s", call->route->from, sip->sip_from->a_tag);
+  }
+  explicit_bzero(header, sizeof header);
+  send_invite(call);
+  return true;
+}
 
 /* Answers a 401/407 with the account's credentials when the challenge comes from its
  * proxy/registrar. Returns true when it did. */
@@ -258,6 +412,8 @@ static bool authenticate(sip_call *call, int status, const sip_t *sip,
       sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, fallback,
                            sizeof fallback))
     user = fallback;
+  if (challenge && user && sip_digest_needs_own(challenge))
+    return resend_with_own_digest(call, status, sip, challenge, user);
   char credentials[512];
   if (!challenge || !user ||
       sip_digest_credentials(challenge, user, account->password, credentials,
@@ -289,7 +445,8 @@ static void on_invite_failed(sip_call *call, int status, const char *phrase, con
     emit(call, SIP_CALL_ENDED, status, reason, NULL);
     return;
   }
-  sip_reason_call_failed(reason, sizeof reason, status, phrase, remote, peer);
+  if (remote || !sip_agent_tls_failure_reason(call->agent, reason, sizeof reason, peer, 0))
+    sip_reason_call_failed(reason, sizeof reason, status, phrase, remote, peer);
   emit(call, SIP_CALL_ENDED, status, reason, NULL);
 }
 
@@ -315,6 +472,7 @@ static void on_invite_answer(sip_call *call, int status, const char *phrase, con
   if (status < 300) {
     call->phase = PHASE_UP;
     remember_dialog(call, sip, true);
+    session_refreshed(call, sip, true);
     /* From now on sofia restarts nothing by itself (no cached credentials for a BYE). */
     nua_set_hparams(call->nh, NUTAG_RETRY_COUNT(0), TAG_END());
     char *sdp = sdp_of(sip);
@@ -404,6 +562,7 @@ static void on_notify(sip_call *call, const sip_t *sip, const tagi_t *tags) {
 /* re-INVITE / UPDATE: answer with our current SDP (or the answerer's); report theirs. */
 static void on_offer(sip_call *call, const sip_t *sip) {
   nua_t *nua = sip_agent_nua(call->agent);
+  session_refreshed(call, sip, false);
   char *sdp = sdp_of(sip);
   char *answer = sdp && call->answerer ? call->answerer(call->user_data, sdp, call->local_sdp)
                                        : NULL;
@@ -428,11 +587,46 @@ static void on_ack(sip_call *call, const sip_t *sip) {
   if (call->phase == PHASE_ANSWERING) {
     call->phase = PHASE_UP;
     remember_dialog(call, sip, false);
+    session_timer_restart(call);
     emit(call, SIP_CALL_CONFIRMED, 200, "ACK", sdp);
   } else if (sdp) {
     emit(call, SIP_CALL_REMOTE_SDP, 200, "new SDP from far end", sdp);
   }
   g_free(sdp);
+}
+
+/* A session refresh by re-INVITE with our current SDP unchanged (RFC 4028 7.4: same o= version),
+ * for a far end that takes no UPDATE. Its answer comes as nua_r_invite in PHASE_UP: a 2xx
+ * restarts the timer (session_refreshed), no REMOTE_SDP is reported (no re-INVITE of ours is
+ * pending). False when one of ours is running already. */
+static bool refresh_by_reinvite(sip_call *call) {
+  if (call->pending_sdp || !call->local_sdp || !call->nh) return false;
+  char *contact = call->outbound ? g_strdup(call->route->contact)
+                                 : call_route_contact(sip_agent_config(call->agent), call->account);
+  log_info("sip", call->subject, NULL, "session refresh by re-INVITE (the far end refused UPDATE)");
+  nua_invite(call->nh, TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
+             SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->local_sdp),
+             TAG_END());
+  g_free(contact);
+  return true;
+}
+
+/* Answers to UPDATEs, which only sofia sends (session refreshes when we are the refresher). A
+ * far end that is gone (408) or has lost the dialog (481) ends the call. */
+static void on_update_answer(sip_call *call, int status, const sip_t *sip) {
+  if (call->phase != PHASE_UP || status < 200) return;
+  if (status < 300) {
+    session_refreshed(call, sip, true);
+    return;
+  }
+  if (status == 408 || status == 481) {
+    char why[64];
+    snprintf(why, sizeof why, "our refresh got %d", status);
+    end_by_session_timer(call, why, true);
+    return;
+  }
+  if ((status == 405 || status == 501) && refresh_by_reinvite(call)) return;
+  log_info("sip", call->subject, NULL, "session refresh refused (%d): the call goes on", status);
 }
 
 static void on_state(sip_call *call, int status, const char *phrase, const tagi_t *tags) {
@@ -454,6 +648,8 @@ static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int stat
   sip_call *call = (sip_call *)owner;
   switch (event) {
   case nua_r_invite:
+    if (call->phase == PHASE_UP && status >= 200 && status < 300)
+      session_refreshed(call, sip, true); /* ours, or sofia's refresh re-INVITE */
     if (call->phase == PHASE_UP) on_reinvite_answer(call, status, phrase, sip);
     else if (call->outbound) on_invite_answer(call, status, phrase, sip, remote);
     break;
@@ -485,7 +681,16 @@ static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int stat
   case nua_i_state:
     on_state(call, status, phrase, tags);
     break;
+  case nua_r_update:
+    on_update_answer(call, status, sip);
+    break;
   case nua_r_bye:
+    /* We never see the answers to our own BYEs (the handle leaves the call first): this BYE is
+     * sofia's, and with soa off the session timer is what makes sofia send one. */
+    if (call->phase == PHASE_UP && call->session_expires > 0 && !call->pending_sdp) {
+      end_by_session_timer(call, "sofia-sip sent BYE", false);
+      break;
+    }
     if (status == 401 || status == 407)
       log_info("sip", call->subject, NULL, "%d to our BYE: not answered (credentials stay home)",
                status);
@@ -508,7 +713,10 @@ static bool host_is_ours(const config *cfg, const char *host) {
 }
 
 /* The account an INVITE is for: the one whose AOR user is the request URI's user, else the
- * direct account when the request URI names our host. */
+ * direct account when the request URI is its own address at our host: no user, or the user
+ * "tabphone" that its outbound calls put in From (call_route.c), so a far end can call back.
+ * Any other user is unknown: 404, whether direct_account is on or off (a scanner probing
+ * sip:100@, sip:admin@, ... learns nothing, and no call or SDP work is done for it). */
 static const config_account *match_account(const config *cfg, const url_t *ruri) {
   const config_account *direct = NULL;
   for (size_t i = 0; i < cfg->account_count; i++) {
@@ -524,7 +732,9 @@ static const config_account *match_account(const config *cfg, const url_t *ruri)
         !strcmp(user, ruri->url_user))
       return account;
   }
-  return direct && host_is_ours(cfg, ruri->url_host) ? direct : NULL;
+  if (!direct || !host_is_ours(cfg, ruri->url_host)) return NULL;
+  return !ruri->url_user || !ruri->url_user[0] || !strcmp(ruri->url_user, "tabphone") ? direct
+                                                                                      : NULL;
 }
 
 static char *unquote_display(const char *display) {
@@ -552,6 +762,7 @@ static bool from_trusted_source(sip_agent *agent, const config_account *account)
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&source)->sin6_addr, ip, sizeof ip);
   if (sip_screen_source_allowed(account->trusted_sources, ip)) return true;
   log_warn("sip", account->name, peer, "INVITE refused (403): source not in trusted_sources");
+  metrics_inc(METRIC_SIP_UNTRUSTED_SOURCE);
   return false;
 }
 
@@ -563,11 +774,18 @@ void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
   }
   const config_account *account = match_account(cfg, sip->sip_request->rq_url);
   if (!account) {
+    metrics_inc(METRIC_SIP_SCANNER_REFUSED); /* an unknown user: what scanners probe for */
     refuse(nh, SIP_404_NOT_FOUND);
     return;
   }
   if (!from_trusted_source(agent, account)) {
     refuse(nh, SIP_403_FORBIDDEN);
+    return;
+  }
+  if (body_is_foreign(sip)) {
+    /* RFC 3261 21.4.13: say what we take. (Without this the body was handed on as an SDP.) */
+    nua_respond(nh, SIP_415_UNSUPPORTED_MEDIA, SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
+    nua_handle_destroy(nh);
     return;
   }
   su_home_t home[1] = {SU_HOME_INIT(home)};
@@ -581,7 +799,11 @@ void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
   char *sdp = sdp_of(sip);
   su_home_deinit(home);
   call->subject = g_strdup_printf("call %s", call->remote_uri);
+  session_timer_read(call, sip, false);
   log_info("sip", call->subject, NULL, "incoming INVITE for account %s", account->name);
+  /* from_trusted_source passed: with trusted_sources set, the provider itself sent it. */
+  sip_caller_id_read(sip, account->trusted_sources && account->trusted_sources[0],
+                     &call->caller_id);
 
   void *data = NULL;
   sip_incoming_handler handler = sip_agent_incoming_handler(agent, &data);
@@ -592,6 +814,7 @@ void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
     sip_call_free(call); /* sends 480 unless the handler rejected */
     return;
   }
+  metrics_inc(METRIC_CALLS_INBOUND);
   if (call->phase == PHASE_OFFERED) sip_call_ringing(call);
 }
 
@@ -627,7 +850,10 @@ void sip_call_reject(sip_call *call, int code, const char *phrase) {
   if (call->outbound || call->phase != PHASE_OFFERED || !call->nh) return;
   if (code < 300 || code > 699) code = 486;
   const char *text = phrase ? phrase : sip_status_phrase(code);
-  nua_respond(call->nh, code, text ? text : "Rejected", TAG_END());
+  /* Our 503s mean "busy for now" (call limits, no media ports, SIGTERM drain): Retry-After tells
+   * a provider to try again later, and RFC 3261 21.5.4 forbids failing over on it to us. */
+  nua_respond(call->nh, code, text ? text : "Rejected",
+              TAG_IF(code == 503, SIPTAG_RETRY_AFTER_STR(SIP_BUSY_RETRY_AFTER)), TAG_END());
   char reason[128];
   snprintf(reason, sizeof reason, "rejected (%d %s)", code, text ? text : "");
   end_later(call, code, reason);
@@ -663,6 +889,9 @@ void sip_call_free(sip_call *call) {
   sip_timer_cancel(&call->pending_end);
   call_route_free(call->route);
   g_free(call->to), g_free(call->remote_uri), g_free(call->local_sdp), g_free(call->subject);
+  sip_caller_id_clear(&call->caller_id);
+  if (call->auth_header) explicit_bzero(call->auth_header, strlen(call->auth_header));
+  g_free(call->auth_header), g_free(call->retry_from), g_free(call->retry_call_id);
   g_free(call->end_reason);
   g_free(call->pending_sdp), g_free(call->call_id), g_free(call->local_tag);
   g_free(call->remote_tag);
@@ -670,6 +899,7 @@ void sip_call_free(sip_call *call) {
 }
 
 const char *sip_call_remote_uri(const sip_call *call) { return call->remote_uri; }
+const sip_caller_id *sip_call_caller_id(const sip_call *call) { return &call->caller_id; }
 const char *sip_call_local_sdp(const sip_call *call) { return call->local_sdp; }
 
 /* ---- in-dialog requests of our own ---- */

@@ -8,7 +8,11 @@
  * and UPDATEs from the far end (answered with the current local SDP, or what the answerer hook
  * makes of it; the new remote SDP is reported so the rtp leg can follow), re-INVITEs of our own
  * (hold / resume), REFER (transfer) with its NOTIFY progress, and the human reason of every
- * failure. An incoming REFER is answered 603 Decline: we do not let the far end move our calls
+ * failure. Also: reliable provisional responses (RFC 3262) both ways (sofia sends the PRACKs and
+ * holds our 200 until the caller's PRACK), a re-INVITE without SDP (our SDP goes in the 200, the
+ * answer in the ACK comes as REMOTE_SDP), and RFC 4028 session timers: a call whose far end
+ * stops refreshing, or does not answer our refresh, ends with ENDED code 408 and reason
+ * "session_timer_expired" (counted in METRIC_SESSION_TIMER_EXPIRED; BYE sent). An incoming REFER is answered 603 Decline: we do not let the far end move our calls
  * (the tab would have no say and the media would go elsewhere).
  *
  * Threading: control thread only.
@@ -92,7 +96,9 @@ void sip_call_set_answerer(sip_call *call, sip_call_answerer answerer);
 void sip_call_ringing(sip_call *call);
 /* Inbound: 200 OK with the plain SDP answer. */
 void sip_call_answer(sip_call *call, const char *sdp_answer);
-/* Inbound, before answer: a final error (486 Busy Here, 603 Decline, 488, 480...). */
+/* Inbound, before answer: a final error (486 Busy Here, 603 Decline, 488, 480...). A 503 carries
+ * Retry-After: SIP_BUSY_RETRY_AFTER seconds (the server is full or stopping, not broken). */
+#define SIP_BUSY_RETRY_AFTER "10"
 void sip_call_reject(sip_call *call, int code, const char *phrase);
 /* Ends the call: CANCEL before answer, BYE after. An ENDED event follows. */
 void sip_call_hangup(sip_call *call);

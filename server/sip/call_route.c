@@ -30,15 +30,15 @@ static void add_trusted(call_route *route, const char *uri) {
   route->trusted_count++;
 }
 
-/* The registrar of an account: explicit, else the AOR's domain (host:port of its URI). */
+/* The registrar of an account: explicit, else the AOR's domain (host[:port] of its URI). */
 static char *registrar_uri(const config_account *account) {
   if (account->registrar) return sip_route_uri(account->registrar, account->transport);
-  char host[256], port[16];
-  if (!sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, NULL, 0))
-    return NULL;
-  char *hp = hostport(host, port);
-  char *uri = sip_route_uri(hp, account->transport);
-  g_free(hp);
+  /* The domain as written: without a port sofia resolves it with NAPTR/SRV (RFC 3263). */
+  char *target = sip_uri_domain_target(account->uri);
+  if (!target) return NULL;
+  char *uri = g_str_has_prefix(account->uri, "sips:") ? g_strconcat("sips:", target, NULL)
+                                                       : sip_route_uri(target, account->transport);
+  g_free(target);
   return uri;
 }
 
@@ -64,16 +64,32 @@ static char *from_header(const config *cfg, const config_account *account) {
   return g_strdup_printf("<%s>", account->uri);
 }
 
+int sip_tls_port(const config *cfg) {
+  if (cfg->tls_port > 0) return cfg->tls_port;
+  return cfg->sip_listen.port < 65535 ? cfg->sip_listen.port + 1 : 0; /* 0: any port */
+}
+
+char *sip_contact_header(const config *cfg, const char *user, sip_transport transport) {
+  const char *host = cfg->public_ip;
+  const char *listen = cfg->sip_listen.host;
+  if (!host && listen && strcmp(listen, "0.0.0.0") != 0 && strcmp(listen, "::") != 0)
+    host = listen;
+  if (!host) return NULL;
+  bool v6 = strchr(host, ':') != NULL;
+  bool udp = transport == SIP_TRANSPORT_UDP;
+  int port = transport == SIP_TRANSPORT_TLS ? sip_tls_port(cfg) : cfg->sip_listen.port;
+  return g_strdup_printf(v6 ? "<sip:%s@[%s]:%d%s%s>" : "<sip:%s@%s:%d%s%s>",
+                         user && *user ? user : "tabphone", host, port, udp ? "" : ";transport=",
+                         udp ? "" : sip_transport_param(transport));
+}
+
 char *call_route_contact(const config *cfg, const config_account *account) {
-  if (!cfg->public_ip) return NULL;
   char host[256], port[16], user[128] = "tabphone";
   if (account->uri)
     sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, user, sizeof user);
-  bool v6 = strchr(cfg->public_ip, ':') != NULL;
-  bool udp = account->transport == SIP_TRANSPORT_UDP;
-  return g_strdup_printf(v6 ? "<sip:%s@[%s]:%d%s%s>" : "<sip:%s@%s:%d%s%s>",
-                         *user ? user : "tabphone", cfg->public_ip, cfg->sip_listen.port,
-                         udp ? "" : ";transport=", udp ? "" : sip_transport_param(account->transport));
+  sip_transport transport = account->transport;
+  if (account->uri && g_str_has_prefix(account->uri, "sips:")) transport = SIP_TRANSPORT_TLS;
+  return sip_contact_header(cfg, user, transport);
 }
 
 call_route *call_route_new(const config *cfg, const config_account *account, const char *to,

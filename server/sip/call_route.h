@@ -41,7 +41,8 @@ void call_route_free(call_route *route);
  * challenge, and sofia has just resolved the same name so the answer is normally cached). */
 bool call_route_trusts(const call_route *route, const struct sockaddr_storage *source);
 
-/* The Contact we put in INVITEs and 200s when [sip] public_ip is set (caller frees), else NULL. */
+/* The Contact we put in INVITEs and 200s (caller frees), or NULL for sofia's own: see
+ * sip_contact_header in sip_internal.h. */
 char *call_route_contact(const config *cfg, const config_account *account);
 
 

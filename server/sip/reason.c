@@ -2,6 +2,7 @@
 #include "sip/reason.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define DASH " \xe2\x80\x94 "
 
@@ -40,6 +41,10 @@ void sip_reason_failed(char *out, size_t len, int status, const char *phrase, bo
              retry_in);
   else if (status == 408)
     snprintf(out, len, "no answer from %s (408 timeout)" DASH "retrying in %d s", peer, retry_in);
+  else if (status == 503 && phrase && strstr(phrase, "DNS"))
+    /* sofia's own 503 "DNS Error": the name has no NAPTR/SRV/A/AAAA (or no DNS answer). */
+    snprintf(out, len, "cannot resolve %s (DNS lookup failed)" DASH "retrying in %d s", peer,
+             retry_in);
   else
     snprintf(out, len, "cannot reach %s (%d %s)" DASH "retrying in %d s", peer, status,
              or_empty(phrase), retry_in);

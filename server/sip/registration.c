@@ -1,10 +1,19 @@
 /* registration: one AOR kept registered; see registration.h for the behaviour promised.
  *
  * One nua handle per registration. What sofia does by itself and what we do:
- *   - 401/407: sofia stores the challenge; we answer with nua_authenticate() once per attempt
- *     (credentials as HA1, see digest.h). Later challenges on the same handle (new nonces on
- *     refresh) sofia answers from its cache. A 401/407 reaching us after we authenticated, or a
- *     403, means wrong credentials: FAILED, retried after register_retry_max.
+ *   - 401/407 with MD5 challenges only: sofia stores the challenge; we answer with
+ *     nua_authenticate() once per attempt (credentials as HA1, see digest.h). Later challenges
+ *     on the same handle (new nonces on refresh) sofia answers from its cache. A 401/407
+ *     reaching us after we authenticated, or a 403, means wrong credentials: FAILED, retried
+ *     after register_retry_max.
+ *   - 401/407 with a SHA-256 challenge (alone or next to MD5; RFC 8760 prefers it): sofia
+ *     cannot answer it and reports it as final; we resend the REGISTER ourselves (nua_register
+ *     on the same handle with the challenged Call-ID, next CSeq) with the Authorization /
+ *     Proxy-Authorization header of digest.c. Such a header then sits in sofia's copy of the
+ *     request, so sofia's own refreshes and the un-REGISTER repeat it: the registrar accepts
+ *     the nonce while it is fresh, else challenges again and we answer again (any 2xx makes a
+ *     new challenge answerable). A second challenge right after our answer, without
+ *     stale=true, means wrong credentials.
  *   - 423 with Min-Expires, and 5xx with Retry-After < 32 s: sofia restarts the request itself
  *     and tells us with a preliminary (status 100) event carrying the answer; we report those
  *     as REGISTERING (423) or FAILED with retry_in = Retry-After (5xx).
@@ -29,6 +38,7 @@
 #include <sofia-sip/url.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "sip/digest.h"
 #include "sip/reason.h"
 #include "sip/sip_internal.h"
@@ -58,6 +68,7 @@ struct registration {
   gint64 last_registered;  /* monotonic us of the last "registered" event */
   bool in_flight;          /* a REGISTER we sent has no final answer yet */
   bool auth_sent;          /* credentials given for the REGISTER in flight */
+  int own_answers;         /* SHA-256 answers of ours since the last 2xx (see top comment) */
   bool unregistering;      /* un-REGISTER sent, answer pending */
 };
 
@@ -96,11 +107,11 @@ static bool fill_targets(registration *reg, const registration_params *p, char *
   if (p->registrar) {
     reg->registrar = sip_route_uri(p->registrar, p->transport);
   } else {
-    char *domain = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
-    char *hostport = g_strdup_printf("%s:%s", domain, port);
-    reg->registrar = sip_route_uri(hostport, p->transport);
-    g_free(hostport);
-    g_free(domain);
+    /* The domain as written: without a port sofia resolves it with NAPTR/SRV (RFC 3263). */
+    char *target = sip_uri_domain_target(p->uri);
+    reg->registrar = g_str_has_prefix(p->uri, "sips:") ? g_strconcat("sips:", target, NULL)
+                                                      : sip_route_uri(target, p->transport);
+    g_free(target);
   }
   if (!sip_uri_parse(reg->registrar, false, host, sizeof host, port, sizeof port, NULL, 0)) {
     snprintf(err, err_len, "register %s: registrar '%s' is not a SIP URI or host:port", p->key,
@@ -132,7 +143,7 @@ static void set_handle_params(registration *reg) {
   nua_set_hparams(reg->nh, NUTAG_M_USERNAME(reg->contact_user),
                   TAG_IF(reg->display_name, NUTAG_M_DISPLAY(reg->display_name)),
                   TAG_IF(reg->proxy, NUTAG_PROXY(URL_STRING_MAKE(reg->proxy))),
-                  NUTAG_OUTBOUND("no-natify no-validate no-options-keepalive"),
+                  NUTAG_OUTBOUND(sip_agent_outbound_options(reg->agent)),
                   TAG_IF(cfg->user_agent, SIPTAG_USER_AGENT_STR(cfg->user_agent)), TAG_END());
 }
 
@@ -174,6 +185,7 @@ registration *registration_new(sip_agent *agent, const registration_params *para
 static void report(registration *reg, registration_state state, int code, const char *reason,
                    int expires, int retry_in) {
   bool changed = state != reg->state;
+  if (state == REGISTRATION_FAILED) metrics_inc(METRIC_REGISTRATION_FAILURES);
   reg->state = state;
   reg->last_code = code;
   g_free(reg->last_reason);
@@ -192,19 +204,35 @@ static void report(registration *reg, registration_state state, int code, const 
 
 /* ---- sending ---- */
 
+/* The Contact we register (g_free), or NULL for sofia's own: see sip_contact_header. */
+static char *public_contact(registration *reg) {
+  sip_transport transport = reg->transport;
+  if (g_str_has_prefix(reg->registrar, "sips:")) transport = SIP_TRANSPORT_TLS;
+  return sip_contact_header(sip_agent_config(reg->agent), reg->contact_user, transport);
+}
+
+static void fail(registration *reg, int code, const char *reason, int retry_in);
+static int next_backoff(registration *reg);
+
+/* The registrar's name cannot be looked up now (sip_agent_dns_routable): a failure like any
+ * other, retried with backoff, without handing the REGISTER to sofia. */
+static bool dns_unusable(registration *reg) {
+  char why[160];
+  if (sip_agent_dns_routable(reg->agent, reg->proxy ? reg->proxy : reg->registrar, why, sizeof why))
+    return false;
+  reg->failures++;
+  int retry_in = next_backoff(reg);
+  char reason[320];
+  snprintf(reason, sizeof reason, "cannot resolve %s: DNS lookup impossible, %s — retrying in %d s",
+           reg->peer, why, retry_in);
+  fail(reg, 0, reason, retry_in);
+  return true;
+}
+
 static void send_register(registration *reg) {
-  const config *cfg = sip_agent_config(reg->agent);
-  char expires[16], *contact = NULL;
+  if (dns_unusable(reg)) return;
+  char expires[16], *contact = public_contact(reg);
   snprintf(expires, sizeof expires, "%d", reg->requested_expires);
-  if (cfg->public_ip) {
-    bool v6 = strchr(cfg->public_ip, ':') != NULL;
-    contact = g_strdup_printf(v6 ? "<sip:%s@[%s]:%d%s%s>" : "<sip:%s@%s:%d%s%s>",
-                              reg->contact_user, cfg->public_ip, sip_agent_port(reg->agent),
-                              reg->transport == SIP_TRANSPORT_UDP ? "" : ";transport=",
-                              reg->transport == SIP_TRANSPORT_UDP
-                                  ? ""
-                                  : sip_transport_param(reg->transport));
-  }
   reg->in_flight = true;
   reg->auth_sent = false;
   nua_register(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
@@ -257,6 +285,15 @@ void registration_start(registration *reg) {
 }
 
 static void send_unregister(registration *reg) {
+  char why[160];
+  if (!sip_agent_dns_routable(reg->agent, reg->proxy ? reg->proxy : reg->registrar, why,
+                              sizeof why)) {
+    /* Nobody can be told; the binding expires at the registrar by itself. */
+    char reason[64];
+    sip_reason_unregistered(reason, sizeof reason, 0, NULL);
+    report(reg, REGISTRATION_UNREGISTERED, 0, reason, 0, 0);
+    return;
+  }
   reg->unregistering = true;
   nua_unregister(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)), TAG_END());
 }
@@ -298,6 +335,7 @@ static void on_registered(registration *reg, int status, const char *phrase, con
   int granted = sip ? granted_expires(reg, sip) : reg->requested_expires;
   if (granted <= 0) granted = reg->requested_expires;
   reg->failures = 0;
+  reg->own_answers = 0;
   schedule(reg, refresh_delay(granted));
   /* sofia's refresh and ours can answer back to back: one event for both is enough. */
   gint64 now = g_get_monotonic_time();
@@ -349,13 +387,70 @@ static bool authenticate(registration *reg, int status, const char *phrase, cons
   return true;
 }
 
+static const msg_auth_t *challenges_of(int status, const sip_t *sip) {
+  return status == 407 ? (const msg_auth_t *)sip->sip_proxy_authenticate
+                       : (const msg_auth_t *)sip->sip_www_authenticate;
+}
+
+/* stale=true: the registrar only wants a fresh nonce, our credentials were right. */
+static bool is_stale(const msg_auth_t *challenge) {
+  const char *stale = challenge->au_params ? msg_params_find(challenge->au_params, "stale=") : NULL;
+  return stale && !g_ascii_strcasecmp(stale, "true");
+}
+
+/* Answers a challenge sofia cannot (SHA-256): the request is resent by us, on the same handle,
+ * with our Authorization header. unregister: the challenged request was the un-REGISTER.
+ * Returns false when it must count as an authentication failure. */
+static bool answer_own(registration *reg, int status, const char *phrase, const sip_t *sip,
+                       bool unregister) {
+  const msg_auth_t *challenge = sip_digest_pick(challenges_of(status, sip));
+  if (!challenge || (reg->own_answers > 0 && !is_stale(challenge)) || reg->own_answers > 3)
+    return false;
+  char header[1024];
+  if (sip_digest_authorization(challenge, reg->username, reg->password, "REGISTER",
+                               reg->registrar, header, sizeof header) != 0)
+    return false;
+  reg->own_answers++;
+  reg->in_flight = true;
+  /* SIP_NONE first: drops the header of an earlier answer that sofia's template may hold. */
+  tag_type_t none_tag = status == 407 ? siptag_proxy_authorization : siptag_authorization;
+  tag_type_t str_tag = status == 407 ? siptag_proxy_authorization_str : siptag_authorization_str;
+  /* sofia dropped the registration usage with the final 401: keep its Call-ID (RFC 3261
+   * 10.2.4: one Call-ID for a UA's registrations with a registrar). */
+  const char *call_id = sip->sip_call_id ? sip->sip_call_id->i_id : NULL;
+  if (unregister) {
+    nua_unregister(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
+                   TAG_IF(call_id, SIPTAG_CALL_ID_STR(call_id)), none_tag, (tag_value_t)SIP_NONE,
+                   str_tag, (tag_value_t)header, TAG_END());
+  } else {
+    char expires[16], *contact = public_contact(reg);
+    snprintf(expires, sizeof expires, "%d", reg->requested_expires);
+    nua_register(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
+                 SIPTAG_EXPIRES_STR(expires), TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
+                 TAG_IF(call_id, SIPTAG_CALL_ID_STR(call_id)), none_tag, (tag_value_t)SIP_NONE,
+                 str_tag, (tag_value_t)header, TAG_END());
+    g_free(contact);
+  }
+  explicit_bzero(header, sizeof header);
+  log_debug("sip", reg->subject, reg->peer, "%d %s: answering digest %s as user %s", status,
+            phrase, sip_digest_algorithm(challenge), reg->username);
+  return true;
+}
+
 static void on_failure(registration *reg, int status, const char *phrase, const sip_t *sip) {
+  /* RFC 3263: a 503 without Retry-After from one SRV target means "try the next" now. */
+  if (sip && status == 503 && !sip->sip_retry_after &&
+      sip_agent_srv_failover(reg->agent, reg->proxy ? reg->proxy : reg->registrar)) {
+    send_register(reg);
+    return;
+  }
   reg->failures++;
   int retry_in = next_backoff(reg);
   if (sip && sip->sip_retry_after && (int)sip->sip_retry_after->af_delta > retry_in)
     retry_in = (int)sip->sip_retry_after->af_delta;
   char reason[256];
-  sip_reason_failed(reason, sizeof reason, status, phrase, sip != NULL, reg->peer, retry_in);
+  if (sip || !sip_agent_tls_failure_reason(reg->agent, reason, sizeof reason, reg->peer, retry_in))
+    sip_reason_failed(reason, sizeof reason, status, phrase, sip != NULL, reg->peer, retry_in);
   fail(reg, sip ? status : 0, reason, retry_in);
 }
 
@@ -388,9 +483,13 @@ static void on_register_answer(registration *reg, int status, const char *phrase
     reg->in_flight = false;
     return; /* the queued un-REGISTER decides the state */
   }
-  if ((status == 401 || status == 407) && sip && reg->password && !reg->auth_sent &&
-      authenticate(reg, status, phrase, sip))
+  if ((status == 401 || status == 407) && sip && reg->password &&
+      sip_digest_needs_own(challenges_of(status, sip))) {
+    if (answer_own(reg, status, phrase, sip, false)) return;
+  } else if ((status == 401 || status == 407) && sip && reg->password && !reg->auth_sent &&
+             authenticate(reg, status, phrase, sip)) {
     return;
+  }
   reg->in_flight = false;
   if (status < 300)
     on_registered(reg, status, phrase, sip);
@@ -400,8 +499,13 @@ static void on_register_answer(registration *reg, int status, const char *phrase
     on_failure(reg, status, phrase, sip);
 }
 
-static void on_unregister_answer(registration *reg, int status, const char *phrase) {
+static void on_unregister_answer(registration *reg, int status, const char *phrase,
+                                 const sip_t *sip) {
   if (status < 200) return;
+  if ((status == 401 || status == 407) && sip && reg->password && reg->nh &&
+      sip_digest_needs_own(challenges_of(status, sip)) &&
+      answer_own(reg, status, phrase, sip, true))
+    return;
   reg->unregistering = false;
   reg->in_flight = false;
   sip_timer_cancel(&reg->timer);
@@ -418,7 +522,7 @@ static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int stat
   if (event == nua_r_register)
     on_register_answer(reg, status, phrase, remote ? sip : NULL);
   else if (event == nua_r_unregister)
-    on_unregister_answer(reg, status, phrase);
+    on_unregister_answer(reg, status, phrase, remote ? sip : NULL);
 }
 
 /* ---- teardown and getters ---- */
@@ -457,3 +561,8 @@ const char *registration_key(const registration *reg) { return reg->key; }
 int registration_last_code(const registration *reg) { return reg->last_code; }
 const char *registration_last_reason(const registration *reg) { return reg->last_reason; }
 int registration_expires(const registration *reg) { return reg->expires; }
+
+void registration_route(const registration *reg, const char **registrar, const char **proxy,
+                        const char **aor, sip_transport *transport) {
+  *registrar = reg->registrar, *proxy = reg->proxy, *aor = reg->aor, *transport = reg->transport;
+}

@@ -41,6 +41,27 @@ GMainContext *sip_agent_context(sip_agent *agent);
 /* The listening port (for matching our own Contact in REGISTER answers). */
 int sip_agent_port(sip_agent *agent);
 bool sip_agent_shutting_down(sip_agent *agent);
+/* Whether a TLS transport exists ([sip] tls_ca_file readable). */
+bool sip_agent_has_tls(sip_agent *agent);
+/* After a transport failure (no SIP answer): when sofia's TLS refused a certificate since the
+ * last call, writes "TLS certificate of PEER not trusted (why; check [sip] tls_ca_file)" and
+ * returns true. */
+bool sip_agent_tls_failure_reason(sip_agent *agent, char *out, size_t len, const char *peer,
+                                  int retry_in);
+/* A 503 answered a request sent to route_uri (a domain resolved through SRV, RFC 3263): moves
+ * the target it came from (the current event's source) to the end of the SRV list for 5 min,
+ * as sofia-sip 1.12.11 itself only does for timeouts. True when another target remains, so
+ * resending now reaches it. */
+bool sip_agent_srv_failover(sip_agent *agent, const char *route_uri);
+/* Can sofia look up the host of uri right now? True for numeric hosts, and for names when at
+ * least one DNS server ([sip] dns_server, else /etc/resolv.conf) is routable (a UDP connect(2)
+ * to it succeeds; nothing is sent). sofia-sip 1.12.11 spins on the control thread, starving
+ * everything including SIGTERM, when it must resolve a name while connect(2) to every DNS server
+ * fails (network down, no route). Callers fail the request instead, with why ("no route to the
+ * DNS server 10.0.0.53 (Network is unreachable)"). */
+bool sip_agent_dns_routable(sip_agent *agent, const char *uri, char *why, size_t why_len);
+/* NUTAG_OUTBOUND value for handles: keepalive per [sip] keepalive_seconds. */
+const char *sip_agent_outbound_options(sip_agent *agent);
 
 /* Live registrations are tracked so that shutdown can un-REGISTER them. */
 void sip_agent_track(sip_agent *agent, registration *reg);
@@ -68,6 +89,10 @@ sip_incoming_handler sip_agent_incoming_handler(sip_agent *agent, void **user_da
  * gone); it stays usable only for registration_free. */
 void registration_detach(registration *reg);
 
+/* Where a registration sends its REGISTERs (route URIs; proxy may be NULL), for keepalives. */
+void registration_route(const registration *reg, const char **registrar, const char **proxy,
+                        const char **aor, sip_transport *transport);
+
 /* Called by a registration when a state it reported may end a pending shutdown wait. */
 void sip_agent_registration_settled(sip_agent *agent);
 
@@ -80,8 +105,20 @@ void sip_timer_cancel(GSource **timer);
  * user part; user may be NULL); false when text is not a usable SIP URI. */
 bool sip_uri_parse(const char *text, bool need_user, char *host, size_t host_len, char *port,
                    size_t port_len, char *user, size_t user_len);
+/* The host[:port] of an address of record as written (no default port added, so that sofia
+ * resolves a bare domain with RFC 3263 NAPTR/SRV), or NULL (g_free). */
+char *sip_uri_domain_target(const char *aor);
 /* "pbx:5070" or "sip:pbx:5070" -> "sip:pbx:5070;transport=tcp" (g_free). */
 char *sip_route_uri(const char *text, sip_transport transport);
+
+/* call_route.c: the Contact header value for user over transport (g_free), or NULL to let sofia
+ * choose. Explicit when [sip] public_ip is set (that address) or when SIP listens on one
+ * specific address (that address): once a TLS listener exists sofia leaves loopback addresses
+ * out of its own Contact choice and would name the TLS transport even for UDP. The port is the
+ * TLS listener's for TLS, else [sip] listen's. */
+char *sip_contact_header(const config *cfg, const char *user, sip_transport transport);
+/* The TLS listener port: [sip] tls_port, or the [sip] listen port + 1 when that is 0. */
+int sip_tls_port(const config *cfg);
 
 /* The transport name as written in a SIP URI parameter. */
 const char *sip_transport_param(sip_transport transport);

@@ -11,6 +11,14 @@
 #ifndef TABPHONE_SIP_SOFIA_LOG_H
 #define TABPHONE_SIP_SOFIA_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 void sip_sofia_log_install(void);
+
+/* The last TLS certificate verification failure sofia logged since the previous call (OpenSSL's
+ * reason, e.g. "self-signed certificate in certificate chain"), consumed by this call. False
+ * when there was none. Control thread only. */
+bool sip_sofia_tls_failure(char *out, size_t len);
 
 #endif

@@ -32,3 +32,16 @@ char *sip_route_uri(const char *text, sip_transport transport) {
                          add_transport ? ";transport=" : "",
                          add_transport ? sip_transport_param(transport) : "");
 }
+
+char *sip_uri_domain_target(const char *aor) {
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  url_t *url = aor ? url_make(home, aor) : NULL;
+  char *target = NULL;
+  if (url && (url->url_type == url_sip || url->url_type == url_sips) && url->url_host) {
+    bool v6 = strchr(url->url_host, ':') && url->url_host[0] != '[';
+    target = g_strdup_printf("%s%s%s%s%s", v6 ? "[" : "", url->url_host, v6 ? "]" : "",
+                             url->url_port ? ":" : "", url->url_port ? url->url_port : "");
+  }
+  su_home_deinit(home);
+  return target;
+}

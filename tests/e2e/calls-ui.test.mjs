@@ -278,6 +278,34 @@ test('Reject answers 486; a call the caller cancels stops ringing', async (t) =>
   assert.ok(!server.received.some(({ msg }) => msg.call_id === 'in-3'), 'the page answered a cancelled call');
 });
 
+test('a forwarded call shows who forwarded it; a trusted asserted identity is the caller shown', async (t) => {
+  const server = await openPhone();
+  t.after(() => server.close());
+  server.push({ type: 'incoming', call_id: 'in-f', from: 'sip:anonymous@example.test', display: 'Anonymous',
+    to: 'sip:1001@pbx.example.test', account: 'office', sdp: fakeOfferSdp(),
+    asserted_identity: 'sip:+4989777@carrier.example.test', asserted_display: 'Real Caller',
+    diverted_from: 'sip:+4930555@pbx.example.test', diversion_reason: 'user-busy',
+    history: ['sip:+4930111@pbx.example.test', 'sip:+4930555@pbx.example.test', 'sip:1001@pbx.example.test'] });
+  await page.locator('#incoming').waitFor();
+  assert.equal(await page.locator('#incoming-peer').textContent(), 'Real Caller');
+  assert.equal(await page.locator('#incoming-uri').textContent(), '+4989777@carrier.example.test');
+  assert.equal(await page.locator('#incoming-account').textContent(),
+    'To Office line \u00b7 forwarded from +4930555@pbx.example.test');
+  await shoot('incoming-forwarded');
+  server.push({ type: 'hangup', call_id: 'in-f', code: 487, reason: 'Request Terminated' });
+  await page.locator('#incoming').waitFor({ state: 'hidden' });
+
+  // History-Info alone: the entry before ours forwarded it.
+  server.push({ type: 'incoming', call_id: 'in-h', from: 'sip:eve@example.test', display: 'Eve',
+    to: 'sip:1001@pbx.example.test', account: 'office', sdp: fakeOfferSdp(),
+    history: ['sip:2002@pbx.example.test', 'sip:1001@pbx.example.test'] });
+  await page.locator('#incoming').waitFor();
+  assert.equal(await page.locator('#incoming-peer').textContent(), 'Eve');
+  assert.equal(await page.locator('#incoming-account').textContent(),
+    'To Office line \u00b7 forwarded from 2002@pbx.example.test');
+  server.push({ type: 'hangup', call_id: 'in-h', code: 487, reason: 'Request Terminated' });
+});
+
 test('the test call dials echo; a server without calls ends it with its message', async (t) => {
   const server = await openPhone({ callsImplemented: false });
   t.after(() => server.close());

@@ -37,6 +37,7 @@ test('call endings read as words; reasons written for people are kept as they ar
   assert.equal(hangupWords(408, 'Request Timeout'), 'No answer. (408 Request Timeout)');
   assert.equal(hangupWords(404, 'Not Found'), 'That number or address was not found. (404 Not Found)');
   assert.equal(hangupWords(488, 'no common codec (browser: opus; far end: G729)'), 'no common codec (browser: opus; far end: G729)');
+  assert.match(hangupWords(488, 'srtp_required'), /would not encrypt the call/);
   assert.match(hangupWords(488, 'Not Acceptable Here'), /no common codec\)\. \(488 Not Acceptable Here\)$/);
   assert.equal(hangupWords(0, 'rtp_timeout', { wasAnswered: true }), 'The audio stopped arriving, so the call was ended (network lost).');
   assert.equal(hangupWords(200, 'OK', { wasAnswered: true }), 'The other side hung up.');
@@ -47,6 +48,7 @@ test('call endings read as words; reasons written for people are kept as they ar
 
 test('the badge formats both shapes of codec and the encryption of each leg', () => {
   assert.equal(codecWords('opus/48000/2'), 'opus/48000/2');
+  assert.equal(codecWords('opus/48000/2 <-> PCMU/8000'), 'opus/48000/2 ↔ PCMU/8000 (transcoded)');
   assert.equal(codecWords({ browser: 'pcmu', sip: 'pcmu', transcoding: false }), 'pcmu');
   assert.equal(codecWords({ browser: 'opus', sip: 'pcma', transcoding: true }), 'opus ↔ pcma (transcoded)');
   assert.deepEqual(encryptionLines({ browser: 'DTLS-SRTP SRTP_AES128_CM_SHA1_80', sip: 'none (RTP)' }),

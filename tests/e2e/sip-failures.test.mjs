@@ -166,9 +166,11 @@ test('an account and a browser without a common codec: 488 before anything is se
   const srv = await startServer({ config: { 'account gsm': { uri: 'sip:trunk@127.0.0.1', register: 'no', codecs: 'g722' } } });
   try {
     const page = await openTab(srv);
-    // Remove G722 from what the server sees of the browser's offer.
+    // Remove G722 from what the server sees of the browser's offer, and make its other codecs
+    // unknown to us too (with any codec we know, the call would be transcoded instead).
     const h = await callExpectingHangup(page, 'sip:nobody@127.0.0.1:9', {
-      fromAccount: 'gsm', rewrite: [['a=rtpmap:9 G722/8000\\r\\n', ''], ['(m=audio [^\\r]*) 9( |\\r)', '$1$2']] });
+      fromAccount: 'gsm', rewrite: [['a=rtpmap:9 G722/8000\\r\\n', ''], ['(m=audio [^\\r]*) 9( |\\r)', '$1$2'],
+        ['opus/48000/2', 'opus/48000/1'], ['PCMU/8000', 'PCMU/16000'], ['PCMA/8000', 'PCMA/16000']] });
     assert.equal(h.code, 488);
     assert.match(h.reason, /no common codec \(browser: .*; account: g722\)/);
     assert.equal(await callsLeft(srv), 0);

@@ -62,8 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_err(err);
     return 0;
   }
-  sdp_plain_local pl = {"127.0.0.1", 20000, 1, 1};
-  sdp_webrtc_local wl = {"ufrag", "passwordpasswordpassword", "AA:BB", "actpass", 1, 1};
+  /* Both browser_codec modes: passthrough-or-transcode ("auto") and Opus forced. */
+  sdp_browser_codec mode = size % 2 ? SDP_BROWSER_CODEC_OPUS : SDP_BROWSER_CODEC_AUTO;
+  sdp_plain_local pl = {.address = "127.0.0.1", .rtp_port = 20000, .session_id = 1,
+                        .session_version = 1, .browser_codec = mode};
+  sdp_webrtc_local wl = {.ice_ufrag = "ufrag", .ice_pwd = "passwordpasswordpassword",
+                         .fingerprint = "AA:BB", .setup = "actpass", .session_id = 1,
+                         .session_version = 1, .browser_codec = mode};
   sdp_codec_choice choice;
   char *out = NULL;
   bool ok = sdp_offer_browser_to_plain(&input, allowed, &pl, &out, err, sizeof err);

@@ -63,12 +63,16 @@ export function soxStatRange(file, start, len) {
   return { seconds: num('Length \\(seconds\\)'), rms: num('RMS\\s+amplitude'), frequency: num('Rough\\s+frequency') };
 }
 
-export async function startBaresip({ toneHz = 880, user = 'phone', codecs = 'PCMU', dial, autoAnswer = true, lifetimeSec = 60 } = {}) {
+// mediaenc: baresip's SDES-SRTP mode for the account ('srtp' = best effort, RTP/AVP with
+// a=crypto; 'srtp-mand' = RTP/SAVP, mandatory), loading its srtp module.
+export async function startBaresip({ toneHz = 880, user = 'phone', codecs = 'PCMU', dial, autoAnswer = true, lifetimeSec = 60, mediaenc } = {}) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabphone-baresip-'));
   const recordings = path.join(dir, 'rec');
   fs.mkdirSync(recordings);
   const opus = /opus/i.test(codecs);
+  // G722 first: baresip then samples at 16 kHz, and aufile must match that rate too.
+  const wideband = !opus && /^g722/i.test(codecs);
   const rtpBase = 30000 + Math.floor(Math.random() * 20000);
   fs.writeFileSync(path.join(dir, 'config'), [
     'poll_method epoll',
@@ -77,22 +81,25 @@ export async function startBaresip({ toneHz = 880, user = 'phone', codecs = 'PCM
     'net_interface 127.0.0.1',
     'call_local_timeout 120',
     // Opus runs at 48 kHz stereo: baresip 1.0's aufile source must match the codec exactly.
-    `audio_source aufile,${opus ? toneFile(toneHz, os.tmpdir(), 48000, 2) : toneFile(toneHz)}`,
+    `audio_source aufile,${opus ? toneFile(toneHz, os.tmpdir(), 48000, 2) : toneFile(toneHz, os.tmpdir(), wideband ? 16000 : 8000)}`,
     'audio_player aubridge,nil',
     'audio_alert aubridge,nil',
-    `audio_srate ${opus ? 48000 : 8000}`,
+    `audio_srate ${opus ? 48000 : wideband ? 16000 : 8000}`,
     `audio_channels ${opus ? 2 : 1}`,
     `rtp_ports ${rtpBase}-${rtpBase + 200}`,
     'module_path /usr/lib/baresip/modules',
     'module g711.so', 'module g722.so', 'module opus.so', 'module aufile.so', 'module aubridge.so', 'module sndfile.so',
     'module_app account.so', 'module_app menu.so',
+    ...(mediaenc ? ['module srtp.so'] : []),
     `snd_path ${recordings}`,
     '',
   ].join('\n'));
   const answer = autoAnswer ? ';answermode=auto' : '';
-  // baresip names Opus by its full format.
-  const codecList = codecs.split(',').map((c) => (/^opus$/i.test(c.trim()) ? 'opus/48000/2' : c.trim())).join(',');
-  fs.writeFileSync(path.join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${port}>;regint=0${answer};audio_codecs=${codecList}\n`);
+  // baresip names Opus and G722 by their full formats (G722 samples at 16 kHz).
+  const fullName = (c) => (/^opus$/i.test(c) ? 'opus/48000/2' : /^g722$/i.test(c) ? 'G722/16000/1' : c);
+  const codecList = codecs.split(',').map((c) => fullName(c.trim())).join(',');
+  const enc = mediaenc ? `;mediaenc=${mediaenc}` : '';
+  fs.writeFileSync(path.join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${port}>;regint=0${answer}${enc};audio_codecs=${codecList}\n`);
 
   const args = ['-f', dir, '-t', String(lifetimeSec)];
   if (dial) args.push('-e', `/dial ${dial}`);

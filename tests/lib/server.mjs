@@ -96,6 +96,8 @@ export async function startServer({ config = {}, env = {}, readyTimeoutMs = 1000
     server: { listen: `127.0.0.1:${httpsPort}`, http_listen: `127.0.0.1:${httpPort}`, cert, key },
     sip: { listen: `127.0.0.1:${sipPort}`, shutdown_timeout: 2 },
     log: { level: 'debug' },
+    // Tests stop servers with calls up: no SIGTERM drain unless a test asks for one.
+    shutdown: { drain_seconds: 0 },
   };
   const sections = { ...base };
   for (const [name, keys] of Object.entries(config)) sections[name] = { ...(base[name] || {}), ...keys };

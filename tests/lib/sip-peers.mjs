@@ -105,12 +105,28 @@ async function waitForTcp(port, proc, what) {
  * users: { name: password }. Returns { port, stop(), output(), registers() } where registers()
  * lists the REGISTERs it saw: { callId, cseq, expires, contact, user, proto }.
  */
-export async function startKamailio({ users = {}, port } = {}) {
+//
+// Options for tests/sip/kamailio-tls.cfg: template (a file name in tests/sip/), tls: { cert, key }
+// (PEM paths of the server certificate; the TLS port is returned as tlsPort), uas ("host:port"
+// INVITEs are relayed to).
+export async function startKamailio({ users = {}, port, template, tls, uas, vars = {} } = {}) {
   port = port ?? await freePort();
+  const tlsPort = tls ? await freePort() : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabphone-kamailio-'));
-  const cfg = fs.readFileSync(kamailioTemplate, 'utf8')
+  const templatePath = template ? path.join(repoRoot, 'tests', 'sip', template) : kamailioTemplate;
+  let cfg = fs.readFileSync(templatePath, 'utf8')
     .replaceAll('@PORT@', String(port))
     .replace('@USERS@', usersBlock(users));
+  if (tls) {
+    const tlsCfg = path.join(dir, 'tls.cfg');
+    fs.writeFileSync(tlsCfg, `[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n` +
+      `require_certificate = no\ncertificate = ${tls.cert}\nprivate_key = ${tls.key}\n\n` +
+      `[client:default]\nverify_certificate = no\nrequire_certificate = no\n`);
+    cfg = cfg.replaceAll('@TLSPORT@', String(tlsPort)).replace('@TLSCFG@', tlsCfg);
+  }
+  if (uas) cfg = cfg.replaceAll('@UAS@', uas);
+  // vars: any other @NAME@ placeholders of a template (e.g. kamailio-auth.cfg's @ALGORITHM@).
+  for (const [name, value] of Object.entries(vars)) cfg = cfg.replaceAll(`@${name}@`, String(value));
   const cfgPath = path.join(dir, 'kamailio.cfg');
   fs.writeFileSync(cfgPath, cfg);
   const proc = startProcess('kamailio',
@@ -119,6 +135,7 @@ export async function startKamailio({ users = {}, port } = {}) {
   await sleep(200); // UDP workers come up with the TCP listener; give them a moment
   return {
     port,
+    tlsPort,
     output: proc.output,
     registers() {
       const re = /TPREG ci=(\S+) cseq=(\d+) expires=(\S*) contact=(.*) user=(\S+) proto=(\S+)/g;
@@ -137,14 +154,15 @@ export async function startKamailio({ users = {}, port } = {}) {
  * Starts sipp as a UAS running scenario (a file name in tests/sip/scenarios/ or a path) on
  * 127.0.0.1. args: extra sipp arguments (default: -m 1, UDP; a UAC adds -s USER HOST:PORT and
  * mayExit: true, as it may finish before startSipp returns). Returns { port, stop(), output(),
- * messages() } where messages() is sipp's message trace (-trace_msg).
+ * messages() } where messages() is sipp's message trace (-trace_msg). host: the address sipp
+ * binds ('::1' for IPv6 tests).
  */
-export async function startSipp(scenario, { port, args = ['-m', '1', '-t', 'u1'], mayExit = false } = {}) {
+export async function startSipp(scenario, { port, args = ['-m', '1', '-t', 'u1'], mayExit = false, host = '127.0.0.1' } = {}) {
   port = port ?? await freePort();
   const file = scenario.includes('/') ? scenario : path.join(scenarioDir, scenario);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabphone-sipp-'));
   const messageFile = path.join(dir, 'messages.log');
-  const proc = startProcess('sipp', ['-sf', file, '-i', '127.0.0.1', '-p', String(port),
+  const proc = startProcess('sipp', ['-sf', file, '-i', host, '-p', String(port),
     '-trace_msg', '-message_file', messageFile, '-trace_err', '-error_file',
     path.join(dir, 'errors.log'), '-nostdin', ...args], dir);
   await sleep(400);
@@ -172,4 +190,89 @@ export async function startBlackhole({ port } = {}) {
   let received = 0;
   sock.on('message', () => { received++; });
   return { port, received: () => received, stop: () => new Promise((r) => sock.close(r)) };
+}
+
+/**
+ * A scripted SIP peer on 127.0.0.1 written in node, for what sipp cannot observe: it answers
+ * every request with answer(request) (a status code, or null for no answer) and records what
+ * arrived. proto: 'udp' or 'tcp'; host: '127.0.0.1' or '::1'. Returns { port, requests(), crlfs(),
+ * connections(), stop() } where requests()
+ * lists { method, text, via } and crlfs() counts bare CRLF keepalives (RFC 5626 "\r\n\r\n"
+ * pings on TCP; "\r\n" datagrams on UDP).
+ * A 200 to REGISTER echoes the Contact with expires=<Expires header or 600>.
+ */
+export async function startResponder({ proto = 'udp', port, answer = () => 200, host = '127.0.0.1' } = {}) {
+  port = port ?? await freePort();
+  const requests = [];
+  let crlfs = 0;
+  const reply = (text) => {
+    const head = text.split('\r\n\r\n')[0];
+    const lines = head.split('\r\n');
+    const method = lines[0].split(' ')[0];
+    const header = (name) => lines.filter((l) => l.toLowerCase().startsWith(name.toLowerCase() + ':'))
+      .map((l) => l.slice(l.indexOf(':') + 1).trim());
+    requests.push({ method, text, via: header('Via')[0] ?? '' });
+    if (method === 'ACK') return null;
+    const status = answer({ method, text });
+    if (!status) return null;
+    const expires = header('Expires')[0] ?? '600';
+    const contact = method === 'REGISTER' && header('Contact')[0] && status === 200
+      ? [`Contact: ${header('Contact')[0]};expires=${expires}`] : [];
+    const to = header('To')[0] ?? '';
+    return [`SIP/2.0 ${status} ${status === 200 ? 'OK' : status === 503 ? 'Service Unavailable' : 'Whatever'}`,
+      ...header('Via').map((v) => `Via: ${v}`), `From: ${header('From')[0] ?? ''}`,
+      `To: ${to}${to.includes('tag=') ? '' : ';tag=responder'}`, `Call-ID: ${header('Call-ID')[0] ?? ''}`,
+      `CSeq: ${header('CSeq')[0] ?? ''}`, ...contact, 'Content-Length: 0', '', ''].join('\r\n');
+  };
+  let connections = 0;
+  if (proto === 'udp') {
+    const sock = host === '127.0.0.1' ? await bindUdp(port) : await new Promise((resolve) => {
+      const s6 = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      s6.once('error', () => resolve(null));
+      s6.bind(port, host, () => resolve(s6));
+    });
+    if (!sock) throw new Error(`udp port ${port} busy`);
+    sock.on('message', (msg, rinfo) => {
+      const text = msg.toString('latin1');
+      if (/^\s*$/.test(text)) { crlfs++; return; }
+      const out = reply(text);
+      if (out) sock.send(Buffer.from(out, 'latin1'), rinfo.port, rinfo.address);
+    });
+    return { port, requests: () => requests, crlfs: () => crlfs, connections: () => connections,
+      stop: () => new Promise((r) => sock.close(r)) };
+  }
+  const sockets = new Set();
+  const server = net.createServer((s) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        if (buf.startsWith('\r\n\r\n')) { crlfs++; buf = buf.slice(4); s.write('\r\n'); continue; }
+        if (buf.startsWith('\r\n')) { buf = buf.slice(2); continue; }
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) break;
+        const m = /content-length:\s*(\d+)/i.exec(buf.slice(0, end));
+        const total = end + 4 + (m ? Number(m[1]) : 0);
+        if (buf.length < total) break;
+        const out = reply(buf.slice(0, total));
+        buf = buf.slice(total);
+        if (out) s.write(out);
+      }
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    port,
+    requests: () => requests,
+    crlfs: () => crlfs,
+    connections: () => connections,
+    stop: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(r); }),
+  };
 }

@@ -78,7 +78,8 @@ static void handle(probe *p, char **w, int n) {
   } else if (n == 4 && strcmp(w[0], "rtp-remote") == 0) {
     call_media_set_rtp_remote(p->media, w[1], atoi(w[2]), atoi(w[3]));
   } else if (n == 6 && strcmp(w[0], "codec") == 0) {
-    media_codec_map map = {atoi(w[1]), atoi(w[2]), atoi(w[3]), atoi(w[4]), atoi(w[5])};
+    media_codec_map map = {.browser_pt = atoi(w[1]), .sip_pt = atoi(w[2]), .clock_rate = atoi(w[3]),
+                           .browser_dtmf_pt = atoi(w[4]), .sip_dtmf_pt = atoi(w[5])};
     call_media_set_codec_map(p->media, &map);
   } else if (n == 2 && strcmp(w[0], "dtmf") == 0) {
     call_media_send_dtmf(p->media, w[1], 100);

@@ -219,6 +219,29 @@ static void test_media_defaults(fixture *f, gconstpointer d) {
   config_free(&cfg);
 }
 
+/* [server] reconnect_grace_seconds and [shutdown] drain_seconds (issue 5: resume and drain). */
+static void test_resume_and_drain_keys(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512];
+  gboolean ok = load(f, "", NULL, &cfg, err);
+  if (!ok) g_error("%s", err);
+  g_assert_cmpint(cfg.reconnect_grace_seconds, ==, 30);
+  g_assert_cmpint(cfg.drain_seconds, ==, 30);
+  config_free(&cfg);
+  char *env[] = {"TABPHONE_SHUTDOWN_DRAIN_SECONDS=7", NULL};
+  ok = load(f, "[server]\nreconnect_grace_seconds = 0\n[shutdown]\ndrain_seconds = 0\n", env,
+            &cfg, err);
+  if (!ok) g_error("%s", err);
+  g_assert_cmpint(cfg.reconnect_grace_seconds, ==, 0);
+  g_assert_cmpint(cfg.drain_seconds, ==, 7); /* the environment wins */
+  config_free(&cfg);
+  g_assert_false(load(f, "[shutdown]\ndrain_seconds = -1\n", NULL, &cfg, err));
+  g_assert_nonnull(strstr(err, "key 'drain_seconds'"));
+  g_assert_false(load(f, "[shutdown]\ngrace = 1\n", NULL, &cfg, err));
+  g_assert_nonnull(strstr(err, "grace"));
+}
+
 static void test_media_section_is_read(fixture *f, gconstpointer d) {
   (void)d;
   config cfg;
@@ -364,6 +387,7 @@ int main(int argc, char **argv) {
   ADD(http_listen_only_on_loopback);
   ADD(media_defaults);
   ADD(media_section_is_read);
+  ADD(resume_and_drain_keys);
   ADD(media_bad_values_are_explained);
   ADD(abuse_limits_defaults_and_keys);
   ADD(abuse_limits_bad_values);

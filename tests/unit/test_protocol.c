@@ -318,6 +318,18 @@ static void test_login_needs_password_or_token(void) {
                 "cannot be combined");
 }
 
+/* A resume token replaces password and token (docs/protocol.md "Reconnecting"). */
+static void test_login_with_resume(void) {
+  accepts("{\"type\":\"login\",\"id\":1,\"user\":\"a\",\"resume\":\"q3J0d1Zk6n8_-x\"}", MSG_LOGIN);
+  invalid_field("{\"type\":\"login\",\"user\":\"a\",\"resume\":\"r\",\"password\":\"p\"}",
+                "field 'resume' cannot be combined with 'password' or 'token'");
+  invalid_field("{\"type\":\"login\",\"user\":\"a\",\"resume\":\"r\",\"token\":\"t\"}",
+                "cannot be combined");
+  invalid_field("{\"type\":\"login\",\"user\":\"a\",\"resume\":\"\"}", "'resume'");
+  invalid_field("{\"type\":\"login\",\"user\":\"a\",\"resume\":\"a\\nb\"}", "'resume'");
+  invalid_field("{\"type\":\"login\",\"user\":\"a\",\"resume\":7}", "'resume'");
+}
+
 static void test_register_needs_account_or_byo_fields(void) {
   invalid_field("{\"type\":\"register\"}", "field 'uri' is required");
   invalid_field("{\"type\":\"register\",\"uri\":\"sip:a@b\",\"password\":\"p\"}",
@@ -565,6 +577,7 @@ int main(int argc, char **argv) {
                   test_control_characters_in_names_are_rejected);
   g_test_add_func("/protocol/rule/login_needs_password_or_token",
                   test_login_needs_password_or_token);
+  g_test_add_func("/protocol/rule/login_with_resume", test_login_with_resume);
   g_test_add_func("/protocol/rule/register_needs_account_or_byo_fields",
                   test_register_needs_account_or_byo_fields);
   g_test_add_func("/protocol/rule/unregister_needs_account_or_uri",

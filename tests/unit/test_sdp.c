@@ -9,13 +9,15 @@
 
 /* ---- fixtures ---- */
 
-static const sdp_plain_local plain_local = {"192.0.2.10", 20000, 7, 1};
-static const sdp_plain_local plain_local6 = {"2001:db8::10", 20000, 7, 1};
+static const sdp_plain_local plain_local = {.address = "192.0.2.10", .rtp_port = 20000,
+                                            .session_id = 7, .session_version = 1};
+static const sdp_plain_local plain_local6 = {.address = "2001:db8::10", .rtp_port = 20000,
+                                             .session_id = 7, .session_version = 1};
 static sdp_webrtc_local webrtc_local(const char *setup) {
   return (sdp_webrtc_local){"tbph", "tabphonepasswordpassword01",
                             "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:"
                             "11:22:33:44:55:66:77:88:99",
-                            setup, 9, 1};
+                            setup, 9, 1, SDP_BROWSER_CODEC_AUTO};
 }
 static char *const every_codec[] = {"opus", "g722", "pcmu", "pcma", NULL};
 
@@ -264,13 +266,15 @@ static void test_opus_keeps_browser_pt_unless_it_is_not_dynamic(void) {
   g_free(text);
 }
 
-static void test_no_common_codec_names_both_sides(void) {
+/* No codec in common: the account's codecs are offered and the bridge transcodes (the
+ * negotiation of transcoded calls is tested in test_codec_sdp.c). */
+static void test_no_common_codec_offers_the_account_codecs_to_transcode(void) {
   sdp_session *b = parse_text(minimal_webrtc);
   char *const allowed[] = {"g722", NULL};
   char *out = NULL, err[256];
-  g_assert_false(sdp_offer_browser_to_plain(b, allowed, &plain_local, &out, err, sizeof err));
-  g_assert_null(out);
-  g_assert_cmpstr(err, ==, "no common codec (browser: opus, pcmu; account: g722)");
+  g_assert_true(sdp_offer_browser_to_plain(b, allowed, &plain_local, &out, err, sizeof err));
+  assert_has_line(out, "a=rtpmap:9 G722/8000");
+  free(out);
   g_free(b);
 }
 
@@ -314,7 +318,8 @@ static void test_ipv6_media_address(void) {
 
 static void test_our_side_is_checked_before_printing(void) {
   sdp_session *b = capture("chromium-offer.sdp");
-  sdp_plain_local bad = {"1.2.3.4\r\na=evil", 20000, 1, 1};
+  sdp_plain_local bad = {.address = "1.2.3.4\r\na=evil", .rtp_port = 20000, .session_id = 1,
+                         .session_version = 1};
   char *out = NULL, err[256];
   g_assert_false(sdp_offer_browser_to_plain(b, NULL, &bad, &out, err, sizeof err));
   g_assert_cmpstr(err, ==, "our SIP media address is missing or malformed");
@@ -424,14 +429,21 @@ static void test_far_end_answer_without_common_codec(void) {
   g_free(p);
 }
 
-static void test_far_end_srtp_answer_is_refused(void) {
+/* RTP/SAVP (SDES) translates like RTP/AVP: the keys are the call layer's business
+ * (test_sdp_crypto); an unknown profile is still refused. */
+static void test_far_end_srtp_answer_translates(void) {
   sdp_session *b = capture("chromium-offer.sdp");
   sdp_session *p = parse_text("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\n"
                               "m=audio 7000 RTP/SAVP 0\r\n");
   sdp_webrtc_local local = webrtc_local("active");
   char *out = NULL, err[256];
+  g_assert_true(sdp_answer_plain_to_browser(b, p, &local, &out, NULL, err, sizeof err));
+  free(out);
+  g_free(p);
+  p = parse_text("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\n"
+                 "m=audio 7000 UDP/TLS/RTP/SAVP 0\r\n");
   g_assert_false(sdp_answer_plain_to_browser(b, p, &local, &out, NULL, err, sizeof err));
-  g_assert_cmpstr(err, ==, "far end answer uses RTP/SAVP: SDES-SRTP is not supported yet");
+  g_assert_cmpstr(err, ==, "far end answer uses UDP/TLS/RTP/SAVP, expected RTP/AVP or RTP/SAVP");
   g_free(b);
   g_free(p);
 }
@@ -647,7 +659,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/sdp/outbound_offer/chromium", test_chromium_offer_becomes_plain_offer);
   g_test_add_func("/sdp/outbound_offer/account_order", test_plain_offer_follows_account_order);
   g_test_add_func("/sdp/outbound_offer/opus_pt", test_opus_keeps_browser_pt_unless_it_is_not_dynamic);
-  g_test_add_func("/sdp/outbound_offer/no_common_codec", test_no_common_codec_names_both_sides);
+  g_test_add_func("/sdp/outbound_offer/no_common_codec",
+                  test_no_common_codec_offers_the_account_codecs_to_transcode);
   g_test_add_func("/sdp/outbound_offer/browser_offer_checks",
                   test_browser_offer_without_audio_ice_or_fingerprint_is_refused);
   g_test_add_func("/sdp/outbound_offer/ipv6", test_ipv6_media_address);
@@ -657,7 +670,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/sdp/outbound_answer/sipp_pcmu", test_sipp_pcmu_answer_and_dtmf_clock);
   g_test_add_func("/sdp/outbound_answer/dtmf_clock", test_dtmf_needs_the_codec_clock_on_each_leg);
   g_test_add_func("/sdp/outbound_answer/no_common_codec", test_far_end_answer_without_common_codec);
-  g_test_add_func("/sdp/outbound_answer/srtp_refused", test_far_end_srtp_answer_is_refused);
+  g_test_add_func("/sdp/outbound_answer/srtp_translates", test_far_end_srtp_answer_translates);
   g_test_add_func("/sdp/outbound_answer/bundle_av_data", test_bundle_offer_with_video_and_data);
   g_test_add_func("/sdp/inbound_offer/baresip", test_baresip_offer_becomes_browser_offer);
   g_test_add_func("/sdp/inbound_offer/no_common_codec", test_inbound_offer_without_common_codec);

@@ -57,8 +57,11 @@ export class AccountList extends EventTarget {
       // session has no registration for them yet.
       for (const old of this.accounts.values()) {
         if (old.kind !== 'byo') continue;
-        old.registration = { state: 'unregistered' };
-        if (!old.params.password) old.note = 'The connection to the server was renewed: enter the password again to register.';
+        // A resumed session still holds its registrations (their state follows as events).
+        if (welcome.resumed !== true) {
+          old.registration = { state: 'unregistered' };
+          if (!old.params.password) old.note = 'The connection to the server was renewed: enter the password again to register.';
+        }
         next.set(old.key, old);
       }
       for (const saved of byoStore.loadRemembered()) {
@@ -67,6 +70,7 @@ export class AccountList extends EventTarget {
     }
     this.accounts = next;
     this.changed();
+    if (welcome.resumed === true) return; // the server kept every registration of this tab
     for (const account of this.accounts.values()) {
       if (account.kind === 'byo' && account.remembered && account.params.password) this.register(account);
     }

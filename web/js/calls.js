@@ -47,10 +47,19 @@ const DTMF_DIGITS = /^[0-9*#A-D]{1,64}$/;
 // How long a hold/resume may take before the page stops waiting (the server reports a failed
 // re-INVITE itself; this only covers a server that never answers).
 const HOLD_TIMEOUT_MS = 10_000;
+const RECONNECTING_NOTE = 'Reconnecting to the server… the call goes on.';
 
 function newCallId() {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return `c-${Date.now().toString(36)}-${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+// Who forwarded an incoming call to us: the top Diversion, else the History-Info entry before
+// ours (the last one); '' when it was not forwarded.
+function forwardedFrom(msg) {
+  if (typeof msg.diverted_from === 'string' && msg.diverted_from) return msg.diverted_from;
+  const history = Array.isArray(msg.history) ? msg.history.filter((u) => typeof u === 'string') : [];
+  return history.length >= 2 ? history[history.length - 2] : '';
 }
 
 export class Call {
@@ -60,6 +69,7 @@ export class Call {
     this.peerUri = peerUri; // what was dialled, or the caller's URI
     this.peerName = peerName; // display name or a readable form of the URI
     this.account = account || ''; // outgoing: the from_account sent; incoming: the account called
+    this.forwardedFrom = ''; // incoming: who forwarded it here (Diversion / History-Info)
     this.isEcho = target === ECHO_TARGET;
     this.state = direction === 'out' ? CallState.PREPARING : CallState.INCOMING;
     this.pc = null;
@@ -89,6 +99,7 @@ export class Call {
     this.holdPending = ''; // 'hold' | 'resume' while the re-INVITE is out
     this.holdWaiters = []; // resolve(ok) of hold()/resume() promises
     this.transfer = null; // {pending: true, code, reason} while a transfer (REFER) runs
+    this.reconnecting = false; // the signaling link dropped; the server keeps the call for a resume
     this.ops = Promise.resolve();
   }
 
@@ -110,9 +121,12 @@ export class Call {
 export class CallManager extends EventTarget {
   // nameOf(uri): the caller's name from the address book ('' when unknown); it wins over the
   // display name the caller's provider sends, which is often missing or a bare number.
-  constructor(signaling, { iceServers = () => [], nameOf = () => '' } = {}) {
+  // session (session.js), when given, lets calls survive a dropped connection: they wait,
+  // marked `reconnecting`, for the session to resume, and end if it cannot.
+  constructor(signaling, { iceServers = () => [], nameOf = () => '', session = null } = {}) {
     super();
     this.signaling = signaling;
+    this.session = session;
     this.iceServers = iceServers;
     this.nameOf = nameOf;
     this.calls = new Map(); // call_id -> Call, only calls that have not ended
@@ -127,13 +141,45 @@ export class CallManager extends EventTarget {
     on('hangup', this.onHangup);
     on('error', this.onError);
     on('call_state', this.onCallState);
-    // The server ends a session's calls when its socket closes (reconnecting into a call comes
-    // later), so a lost connection is the end of every call here too.
+    // A lost connection: the server keeps this tab's calls for its grace period and the session
+    // resumes them (the RTCPeerConnections never stopped: media usually flows on meanwhile).
+    // Without a resume token (an old server, or resume off) the calls are over.
     signaling.addEventListener('close', () => {
-      for (const call of [...this.calls.values()]) {
-        this.finish(call, { by: 'error', words: 'The connection to the server was lost, so the call ended.' });
+      if (this.session && this.session.canResume()) {
+        for (const call of this.calls.values()) {
+          call.reconnecting = true;
+          call.note = RECONNECTING_NOTE;
+          this.changed(call);
+        }
+        return;
       }
+      this.endAll('The connection to the server was lost, so the call ended.');
     });
+    if (session) {
+      session.addEventListener('welcome', (ev) => this.onSessionWelcome(ev.detail));
+      session.addEventListener('resumefailed', () => this.endAll('The connection to the server was lost for too long, so the call ended.'));
+    }
+  }
+
+  endAll(words) {
+    for (const call of [...this.calls.values()]) this.finish(call, { by: 'error', words });
+  }
+
+  // After a reconnect: a resumed session lists the calls the server still has; ours that are not
+  // among them ended while we were away (their hangup may follow from the server's backlog). A
+  // call the server has but we dropped meanwhile (hung up while offline) is hung up now.
+  onSessionWelcome(msg) {
+    const live = new Set(msg.resumed === true && Array.isArray(msg.calls) ? msg.calls : []);
+    for (const call of [...this.calls.values()]) {
+      if (!call.reconnecting) continue;
+      call.reconnecting = false;
+      if (call.note === RECONNECTING_NOTE) call.note = '';
+      if (live.has(call.id)) this.changed(call);
+      else this.finish(call, { by: 'error', words: 'The call ended while the connection to the server was down.' });
+    }
+    for (const id of live) {
+      if (!this.calls.has(id)) this.signaling.send({ type: 'hangup', call_id: id });
+    }
   }
 
   // The active call's RTCPeerConnection (for tests and debugging).
@@ -377,7 +423,13 @@ export class CallManager extends EventTarget {
     if (!call) return;
     if (msg.encryption && typeof msg.encryption === 'object') call.encryption = msg.encryption;
     const state = msg.state;
-    if (state === 'held' || state === 'remote_held' || state === 'active') {
+    if (state === 'resumed') {
+      // Where the call stands after a reconnect (the server's view wins).
+      call.reconnecting = false;
+      if (typeof msg.local_hold === 'boolean') call.localHold = msg.local_hold;
+      if (typeof msg.remote_hold === 'boolean') call.remoteHold = msg.remote_hold;
+      if (typeof msg.codec === 'string') call.codec = msg.codec;
+    } else if (state === 'held' || state === 'remote_held' || state === 'active') {
       // local_hold / remote_hold say both sides at once (held by us AND by them reads "held").
       call.localHold = typeof msg.local_hold === 'boolean' ? msg.local_hold : state === 'held';
       call.remoteHold = typeof msg.remote_hold === 'boolean' ? msg.remote_hold : state === 'remote_held';
@@ -444,8 +496,12 @@ export class CallManager extends EventTarget {
 
   onIncoming(msg) {
     if (typeof msg.call_id !== 'string' || this.calls.has(msg.call_id)) return;
-    const from = typeof msg.from === 'string' ? msg.from : '';
-    const display = typeof msg.display === 'string' ? msg.display.trim() : '';
+    // The server sends asserted_identity only from a trusted source (docs/protocol.md): then it
+    // is the caller's real number and wins over From.
+    const asserted = typeof msg.asserted_identity === 'string' ? msg.asserted_identity : '';
+    const from = asserted || (typeof msg.from === 'string' ? msg.from : '');
+    const shown = asserted ? msg.asserted_display : msg.display; // From's name goes with From
+    const display = typeof shown === 'string' ? shown.trim() : '';
     const busy = this.calls.size > 0;
     if (busy && (this.waiting || !this.active || this.active.state === CallState.INCOMING)) {
       // One waiting call is as much as anyone can deal with; more get "busy".
@@ -458,6 +514,7 @@ export class CallManager extends EventTarget {
       account: typeof msg.account === 'string' ? msg.account : '',
     });
     call.remoteOffer = typeof msg.sdp === 'string' ? msg.sdp : '';
+    call.forwardedFrom = forwardedFrom(msg);
     call.announced = true;
     this.calls.set(call.id, call);
     if (busy) this.waiting = call;

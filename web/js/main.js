@@ -41,6 +41,7 @@ setMicPreference(() => devices.micConstraint());
 const calls = new CallManager(signaling, {
   iceServers: () => (session.welcome && Array.isArray(session.welcome.ice_servers) ? session.welcome.ice_servers : []),
   nameOf: (uri) => contacts.nameFor(uri),
+  session, // calls survive a dropped connection by resuming the session
 });
 const callHistory = new CallHistory(calls);
 const quality = new QualityMonitor(calls);

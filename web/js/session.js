@@ -7,8 +7,18 @@
 //    with the credentials this tab already used (kept in memory only, never stored), or ask
 //    the user through the "login" phase.
 //
+// Resume (docs/protocol.md "Reconnecting"): each welcome may carry a resume_token. When the
+// socket drops, the server keeps this tab's calls and own registrations for
+// reconnect_grace_seconds; the next socket sends `login` {user, resume: token} first and, when
+// the server takes it, gets the same session back (welcome with resumed: true and the live
+// call ids) while the page's RTCPeerConnections carry on. The token is kept in memory only, never
+// in sessionStorage: a reloaded page has lost its RTCPeerConnections, so it has no media to
+// resume, and a token at rest is one more secret to leak. A refused or expired token
+// ("resumefailed" event) falls back to the ordinary login.
+//
 // Phases (the "phase" event): connecting -> login -> authenticating -> ready.
-// "welcome" events carry the server's welcome message each time a session starts.
+// "welcome" events carry the server's welcome message each time a session starts or resumes
+// (msg.resumed === true for a resume).
 
 import { SignalingError } from './signaling.js';
 
@@ -43,6 +53,9 @@ export class Session extends EventTarget {
     this.loginRequired = false; // learned from this server during this tab's life
     this.welcomeTimer = null;
     this.lastError = null;
+    this.resume = null; // {user, token, graceMs, until}: from the last welcome, memory only
+    this.resuming = false; // a resume login is in flight on this socket
+    this.freshWelcome = null; // open mode: the unprompted welcome that came during a resume
 
     signaling.addEventListener('open', () => this.onOpen());
     signaling.addEventListener('close', () => this.onClose());
@@ -56,8 +69,27 @@ export class Session extends EventTarget {
     this.dispatchEvent(new CustomEvent('phase', { detail: { phase, error } }));
   }
 
+  // Can a lost connection still be resumed (the server holds our calls)?
+  canResume() {
+    return Boolean(this.resume && (!this.resume.until || Date.now() < this.resume.until));
+  }
+
   onOpen() {
     this.welcome = null;
+    this.freshWelcome = null;
+    if (this.resume) {
+      if (this.canResume()) {
+        this.tryResume();
+        return;
+      }
+      this.resume = null;
+      this.dispatchEvent(new CustomEvent('resumefailed', { detail: { reason: 'expired' } }));
+    }
+    this.startSession();
+  }
+
+  // A fresh server session: open mode's welcome, or a login.
+  startSession() {
     if (this.loginRequired && this.credentials) {
       this.autoLogin();
       return;
@@ -77,9 +109,35 @@ export class Session extends EventTarget {
     }, WELCOME_WAIT_MS);
   }
 
+  async tryResume() {
+    const { user, token } = this.resume;
+    this.resuming = true;
+    this.setPhase(Phase.AUTHENTICATING);
+    try {
+      await this.signaling.request('login', { user, resume: token });
+      // onWelcome (the broadcast of the same reply) has already taken it.
+    } catch (err) {
+      this.resuming = false;
+      if (err instanceof SignalingError && (err.code === 'disconnected' || err.code === 'not_connected')) {
+        return; // the new socket died too: the next open tries again while the grace lasts
+      }
+      // Unknown or expired token (the grace period is over, or the server restarted): the calls
+      // are gone; start afresh.
+      this.resume = null;
+      this.dispatchEvent(new CustomEvent('resumefailed', { detail: { reason: err.code || 'failed' } }));
+      const fresh = this.freshWelcome;
+      this.freshWelcome = null;
+      if (fresh) this.onWelcome(fresh);
+      else this.startSession();
+    }
+  }
+
   onClose() {
     clearTimeout(this.welcomeTimer);
     this.welcomeTimer = null;
+    this.resuming = false;
+    // The grace period runs from the moment the server lost us, which is about now.
+    if (this.resume && !this.resume.until) this.resume.until = Date.now() + this.resume.graceMs;
     // The login form stays up across reconnects (the user may be typing, or has just been told
     // the server is unreachable); everything else waits for the next socket.
     if (this.loginRequired && !this.credentials) {
@@ -90,6 +148,16 @@ export class Session extends EventTarget {
   }
 
   onWelcome(msg) {
+    if (this.resuming && msg.resumed !== true) {
+      // Open mode greets every socket at once; that fresh session only counts if the resume
+      // fails.
+      this.freshWelcome = msg;
+      return;
+    }
+    this.resuming = false;
+    this.resume = typeof msg.resume_token === 'string' && msg.resume_token
+      ? { user: msg.user, token: msg.resume_token, graceMs: 1000 * (Number(msg.reconnect_grace_seconds) || 0), until: 0 }
+      : null;
     clearTimeout(this.welcomeTimer);
     this.welcomeTimer = null;
     if (msg.open_mode) this.loginRequired = false;
@@ -104,7 +172,7 @@ export class Session extends EventTarget {
 
   onError(msg) {
     // An unsolicited not_logged_in means the server wants a login before anything else.
-    if (msg.code !== 'not_logged_in' || this.phase === Phase.AUTHENTICATING) return;
+    if (msg.code !== 'not_logged_in' || this.phase === Phase.AUTHENTICATING || this.resuming) return;
     clearTimeout(this.welcomeTimer);
     this.welcomeTimer = null;
     this.loginRequired = true;

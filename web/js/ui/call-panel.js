@@ -159,7 +159,9 @@ export function mountCallPanel(calls, accounts) {
     const uri = shortUri(call.peerUri);
     ui.incomingUri.textContent = uri && uri !== call.peerName ? uri : '';
     show(ui.incomingUri, ui.incomingUri.textContent !== '');
-    ui.incomingAccount.textContent = call.account ? `To ${accountName(call.account)}` : '';
+    ui.incomingAccount.textContent = [call.account ? `To ${accountName(call.account)}` : '',
+      call.forwardedFrom ? `forwarded from ${shortUri(call.forwardedFrom)}` : '']
+      .filter(Boolean).join(' \u00b7 ');
     show(ui.incomingAccount, ui.incomingAccount.textContent !== '');
   }
 

@@ -65,6 +65,7 @@ const LOCAL_CAUSES = {
   ice_failed: 'No network path for the audio could be found.',
   cancelled: 'The caller hung up.',
   transferred: 'The call was transferred.',
+  srtp_required: 'The phone network side would not encrypt the call (this account requires SRTP), so it was not connected.',
 };
 
 function isStock(reason) {
@@ -135,10 +136,14 @@ export function microphoneErrorWords(err) {
   }
 }
 
-// `answered.codec`: a string ("opus/48000/2") or an object per leg
+// `answered.codec`: a string ("opus/48000/2"; a transcoded call names the browser leg's codec,
+// then the SIP leg's: "opus/48000/2 <-> PCMU/8000") or an object per leg
 // ({browser: "opus", sip: "pcmu", transcoding: false}).
 export function codecWords(codec) {
-  if (typeof codec === 'string') return codec;
+  if (typeof codec === 'string') {
+    const legs = codec.split(' <-> ');
+    return legs.length === 2 ? `${legs[0]} ↔ ${legs[1]} (transcoded)` : codec;
+  }
   if (!codec || typeof codec !== 'object') return '';
   const { browser, sip, transcoding } = codec;
   if (browser && sip && browser !== sip) return `${browser} ↔ ${sip}${transcoding ? ' (transcoded)' : ''}`;

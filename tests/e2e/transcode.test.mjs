@@ -1,0 +1,192 @@
+// Transcoded calls end to end: headless Chromium (Opus, forced by [media] browser_codec = opus)
+// <-> tabphone <-> baresip that speaks only PCMU or G722. The tab's fake microphone plays
+// 440 Hz; the phone plays 880 Hz and records what it hears. Also: 5 % packet loss on the SIP
+// side (a small UDP relay in front of tabphone's RTP port drops 1 packet in 20) still gives the
+// tab a continuous tone. Runs inside the test network namespace (tests/e2e/run.sh).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { startServer } from '../lib/server.mjs';
+import { startBaresip } from '../lib/baresip.mjs';
+import { sharedBrowser, call, acceptIncoming, measure, hangup, sleep, near } from './lib/raw-call.mjs';
+
+const { openTab } = sharedBrowser();
+const forcedOpus = { media: { browser_codec: 'opus' } };
+const long = process.env.TABPHONE_SKIP_LONG ? 'long test: normal build only' : false;
+
+/** The server's media lines (for failure messages). */
+const mediaLog = (srv) => srv.logs().split('\n').filter((l) => / media | call /.test(l)).slice(-30).join('\n');
+
+/** Both directions carry their tone; returns what the tab measured. */
+async function checkToneBothWays(page, phone, srv) {
+  await sleep(2500);
+  const m = await measure(page);
+  assert.ok(near(m.frequency, 880), `tab heard ${m.frequency} Hz, expected the phone's 880 Hz\n${mediaLog(srv)}`);
+  assert.ok(m.level > -60, `tab level ${m.level} dB`);
+  await hangup(page);
+  await phone.waitFor(/terminated|closed/);
+  await sleep(500);
+  const heard = phone.heard();
+  assert.ok(heard.seconds > 1.5, `phone recorded ${heard.seconds} s`);
+  assert.ok(near(heard.frequency, 440, 20), `phone heard ${heard.frequency} Hz, expected 440 Hz`);
+  assert.ok(heard.rms > 0.05, `phone heard rms ${heard.rms}`);
+  await srv.waitForLog(/transcoded to the browser: \d+ frames/);
+  return m;
+}
+
+test('a browser forced to Opus talks to a PCMU-only phone through the transcoder, DTMF included', async () => {
+  const srv = await startServer({ config: forcedOpus });
+  const phone = await startBaresip({ toneHz: 880, codecs: 'PCMU' });
+  try {
+    const page = await openTab(srv);
+    const answered = await call(page, phone.uri);
+    assert.equal(answered.codec, 'opus/48000/2 <-> PCMU/8000');
+    assert.equal(answered.transcoded, true);
+    assert.match(answered.sdp, /a=rtpmap:\d+ opus\/48000\/2/);
+    assert.doesNotMatch(answered.sdp, /PCMU/);
+    // The browser's own RFC 4733 events (telephone-event/48000) reach the phone as events at
+    // 8000 Hz, not as audio. baresip 1.0 prints each one as "received event: '5' (end=1)".
+    await sleep(1000);
+    await page.evaluate(() => window.rc.pc.getSenders()[0].dtmf.insertDTMF('15#', 100, 70));
+    await phone.waitFor(/received event: '#' \(end=1\)/, 5000);
+    const digits = [...phone.output().matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(digits)], ['1', '5', '#'], `the phone saw ${digits.join('')}`);
+    await checkToneBothWays(page, phone, srv);
+    assert.match(srv.logs(), /transcoding opus <-> pcmu/);
+    assert.match(srv.logs(), /transcoded to the SIP side: \d+ frames, .* [1-9]\d* telephone-events/);
+    await page.close();
+  } finally {
+    await phone.stop();
+    await srv.stop();
+  }
+});
+
+test('a browser forced to Opus talks to a G722-only phone through the transcoder', { skip: long }, async () => {
+  const srv = await startServer({ config: forcedOpus });
+  const phone = await startBaresip({ toneHz: 880, codecs: 'G722' });
+  try {
+    const page = await openTab(srv);
+    const answered = await call(page, phone.uri);
+    assert.equal(answered.codec, 'opus/48000/2 <-> G722/8000');
+    await checkToneBothWays(page, phone, srv);
+    await page.close();
+  } finally {
+    await phone.stop();
+    await srv.stop();
+  }
+});
+
+test('an inbound PCMU call reaches a browser forced to Opus', { skip: long }, async () => {
+  const srv = await startServer({ config: { ...forcedOpus, 'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' } } });
+  let phone;
+  try {
+    const page = await openTab(srv);
+    phone = await startBaresip({ toneHz: 880, user: 'caller', dial: `sip:alice@127.0.0.1:${srv.sipPort}` });
+    const incoming = await acceptIncoming(page);
+    assert.match(incoming.sdp, /a=rtpmap:\d+ opus\/48000\/2/);
+    assert.doesNotMatch(incoming.sdp, /PCMU/);
+    await checkToneBothWays(page, phone, srv);
+    assert.match(srv.logs(), /transcoding opus <-> pcmu/);
+    await page.close();
+  } finally {
+    await phone?.stop();
+    await srv.stop();
+  }
+});
+
+/**
+ * A UDP relay that sits between tabphone and the phone for the phone's RTP toward tabphone and
+ * drops every 20th packet of it. SIP: the INVITE goes to the relay's SIP port, which passes it
+ * on to the phone with the SDP's audio port pointing at the relay's RTP socket; the phone's
+ * responses come back through the relay (rport), ACK and BYE go straight to its Contact. RTP: from the phone -> tabphone
+ * (5 % dropped); from tabphone (it latches to the relay's source) -> the phone.
+ */
+async function startLossyRelay(phoneSipPort) {
+  const sip = dgram.createSocket('udp4');
+  const rtp = dgram.createSocket('udp4');
+  await Promise.all([new Promise((r) => sip.bind(0, '127.0.0.1', r)), new Promise((r) => rtp.bind(0, '127.0.0.1', r))]);
+  const relay = { sipPort: sip.address().port, forwarded: 0, dropped: 0, tabphonePort: 0, phone: null };
+  let client = null; /* tabphone's SIP socket, from its requests */
+  sip.on('message', (msg, from) => {
+    if (from.port === phoneSipPort) { /* responses (rport: they come back here) */
+      if (client) sip.send(msg, client.port, client.address);
+      return;
+    }
+    client = from;
+    let text = msg.toString('latin1');
+    const split = text.indexOf('\r\n\r\n');
+    if (text.startsWith('INVITE ') && split > 0) {
+      let body = text.slice(split + 4);
+      body = body.replace(/\r\nm=audio (\d+)/, (_, port) => {
+        relay.tabphonePort = Number(port);
+        return `\r\nm=audio ${rtp.address().port}`;
+      });
+      const head = text.slice(0, split).replace(/\r\n(Content-Length|l)\s*:\s*\d+/i, `\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}`);
+      text = `${head}\r\n\r\n${body}`;
+    }
+    sip.send(Buffer.from(text, 'latin1'), phoneSipPort, '127.0.0.1');
+  });
+  rtp.on('message', (msg, from) => {
+    if (from.port === relay.tabphonePort) {
+      if (relay.phone) rtp.send(msg, relay.phone.port, relay.phone.address);
+      return;
+    }
+    relay.phone = from;
+    if (++relay.forwarded % 20 === 10) { relay.dropped++; return; }
+    rtp.send(msg, relay.tabphonePort, '127.0.0.1');
+  });
+  relay.close = () => { sip.close(); rtp.close(); };
+  return relay;
+}
+
+/** Samples the tab's received audio every 20 ms for ms: how many windows were near silent. */
+function continuity(page, ms = 2000) {
+  return page.evaluate(async (ms) => {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 1024; /* ~21 ms at 48 kHz */
+    ctx.createMediaStreamSource(window.rc.remote).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const levels = [];
+    const end = performance.now() + ms;
+    await new Promise((r) => setTimeout(r, 300));
+    while (performance.now() < end) {
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const v of samples) sum += v * v;
+      levels.push(Math.sqrt(sum / samples.length));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await ctx.close();
+    const sorted = [...levels].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    return { windows: levels.length, median, quiet: levels.filter((l) => l < median / 4).length };
+  }, ms);
+}
+
+test('5 % packet loss on the SIP side still gives the tab a continuous tone', { skip: long }, async () => {
+  const srv = await startServer({ config: forcedOpus });
+  const phone = await startBaresip({ toneHz: 880, codecs: 'PCMU' });
+  const relay = await startLossyRelay(phone.port);
+  try {
+    const page = await openTab(srv);
+    const answered = await call(page, `sip:phone@127.0.0.1:${relay.sipPort}`);
+    assert.equal(answered.codec, 'opus/48000/2 <-> PCMU/8000');
+    await sleep(1500);
+    const c = await continuity(page);
+    const m = await measure(page, 500);
+    assert.ok(near(m.frequency, 880), `tab heard ${m.frequency} Hz`);
+    assert.ok(relay.dropped >= 5, `relay dropped only ${relay.dropped} of ${relay.forwarded} packets`);
+    assert.ok(c.median > 0.05, `tab median level ${c.median}`);
+    assert.ok(c.quiet === 0, `${c.quiet} of ${c.windows} windows near silent: a gap in the tone`);
+    await hangup(page);
+    const stats = await srv.waitForLog(/transcoded to the browser: (\d+) frames, (\d+) concealed/);
+    assert.ok(Number(stats[2]) >= 3, `only ${stats[2]} frames concealed: ${stats[0]}`);
+    console.log(`# relay dropped ${relay.dropped}/${relay.forwarded}; ${stats[0]}; quiet windows ${c.quiet}/${c.windows}`);
+    await page.close();
+  } finally {
+    relay.close();
+    await phone.stop();
+    await srv.stop();
+  }
+});

@@ -195,7 +195,7 @@ static gboolean on_stop_signal(gpointer user_data) {
   p->draining = true;
   log_info("main", NULL, NULL, "draining: no new calls or logins; waiting up to %d s for the "
            "calls in progress to end (a second signal stops at once)", p->cfg.drain_seconds);
-  p->drain_timer = g_timeout_add_seconds((guint)p->cfg.drain_seconds, on_drain_over, p);
+  p->drain_timer = g_timeout_add((guint)p->cfg.drain_seconds * 1000u, on_drain_over, p);
   hub_start_drain(p->hub, on_drained, p); /* on_drained at once when no call is up */
   return G_SOURCE_CONTINUE;
 }

@@ -169,6 +169,9 @@ void print_webrtc_audio(sdp_text *text, const sdp_webrtc_local *local, const cha
 /* The format a rejected m-line repeats: an m-line must list at least one. */
 static void print_rejected_format(sdp_text *text, const sdp_media *offered) {
   if (offered->codec_count > 0) text_add(text, " %d", offered->codecs[0].pt);
+  /* Any proto naming RTP has payload-type formats (parse.c reads them so): found by fuzz_sdp,
+   * "UDP/DTLS/SCTP...RTP/AVPF" got a webrtc-datachannel format we could not parse back. */
+  else if (strstr(offered->proto, "RTP")) text_add(text, " 0");
   else if (strstr(offered->proto, "SCTP") && strncmp(offered->proto, "DTLS", 4) == 0)
     text_add(text, " 5000"); /* the pre-2017 data channel syntax */
   else if (strstr(offered->proto, "SCTP")) text_add(text, " webrtc-datachannel");

@@ -630,6 +630,11 @@ static char *answer_reoffer(void *user_data, const char *offer, const char *curr
       log_info("call", c->subject, NULL, "far end switched codec: SIP leg %s -> %s (browser leg %s)",
                c->codec.sip_name, next.sip_name, next.name);
       apply_codec_choice(c, &next);
+      /* The tab's codec badge: the same `codec` / `transcoded` as in `answered`. */
+      char *label = codec_label(&next);
+      send_call_state(c, state_name(c), json_pack("{s:s, s:b}", "codec", label, "transcoded",
+                                                  next.transcoded), NULL);
+      g_free(label);
       return answer;
     }
     free(answer);

@@ -87,11 +87,13 @@ bool call_sdes_on_answer(call_sdes *sdes, const sdp_session *answer, media_sdes 
     *keyed = true;
     return true;
   }
-  if (sdes->mode == CONFIG_SRTP_MANDATORY || is_savp(audio)) {
+  /* Keys agreed in a 183 and a clear 200: the media leg is keyed and will not fall back. */
+  if (sdes->mode == CONFIG_SRTP_MANDATORY || is_savp(audio) || sdes->active) {
     snprintf(err, err_len, "the far end answered %s without a usable a=crypto (%s)",
              audio->proto,
              sdes->mode == CONFIG_SRTP_MANDATORY ? "the account requires SRTP"
              : sdes->mode == CONFIG_SRTP_OFF     ? "the account has srtp = off"
+             : sdes->active                      ? "its early media was SRTP"
                                                  : "no key of ours was taken");
     return false;
   }

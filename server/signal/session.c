@@ -223,7 +223,7 @@ static void detach(session *s) {
   hub_remove_session(s->hub, s);
   hub_add_detached(s->hub, s);
   hub_session_detached(s->hub, s); /* calls ringing here ring only on the other tabs now */
-  s->grace_timer = g_timeout_add_seconds((guint)grace, on_grace_over, s);
+  s->grace_timer = g_timeout_add((guint)grace * 1000u, on_grace_over, s); /* not _seconds: +-1 s */
   log_info("ws", s->subject, s->peer, "connection lost: %u call(s) and %u own registration(s) "
            "kept for %d s for the tab to resume", hub_count_calls(s->hub, s, NULL), s->byo->len,
            grace);

@@ -201,12 +201,13 @@ static bool far_end_is_refresher(const sip_t *sip, bool we_are_uac) {
 }
 
 /* Reads the interval and the refresher from a request of the far end (we_are_uac false) or an
- * answer to ours (true). Every refresh renegotiates: one without Session-Expires ends the timer. */
+ * answer to ours (true). A message without Session-Expires changes nothing: sofia keeps the
+ * timer it has (and puts it into its answers), so we keep watching with what we know. */
 static void session_timer_read(sip_call *call, const sip_t *sip, bool we_are_uac) {
-  if (!sip) return;
-  const sip_session_expires_t *se = sip->sip_session_expires;
-  call->session_expires = se ? (unsigned)se->x_delta : 0;
-  call->far_end_refreshes = se && se->x_delta > 0 && far_end_is_refresher(sip, we_are_uac);
+  const sip_session_expires_t *se = sip ? sip->sip_session_expires : NULL;
+  if (!se) return;
+  call->session_expires = (unsigned)se->x_delta;
+  call->far_end_refreshes = se->x_delta > 0 && far_end_is_refresher(sip, we_are_uac);
 }
 
 /* send_bye false: sofia sent its own BYE already. */

@@ -502,6 +502,14 @@ static void on_register_answer(registration *reg, int status, const char *phrase
 static void on_unregister_answer(registration *reg, int status, const char *phrase,
                                  const sip_t *sip) {
   if (status < 200) return;
+  if (!reg->unregistering && reg->state == REGISTRATION_FAILED) {
+    /* Not ours: after a failed refresh (registrar gone) sofia ends the registration usage by
+     * itself and reports that as an un-REGISTER. The retry already scheduled stands; without
+     * this the account stayed "unregistered" for good once its registrar had been away. */
+    log_debug("sip", reg->subject, reg->peer, "sofia dropped the binding (%d %s); retry stands",
+              status, phrase ? phrase : "");
+    return;
+  }
   if ((status == 401 || status == 407) && sip && reg->password && reg->nh &&
       sip_digest_needs_own(challenges_of(status, sip)) &&
       answer_own(reg, status, phrase, sip, true))

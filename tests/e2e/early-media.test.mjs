@@ -1,19 +1,20 @@
-// Early media and session timers seen from the tab: Chromium <-> tabphone <-> sipp in the test
-// network namespace.
+// Early media, session timers and a mid-call codec switch seen from the tab: Chromium <->
+// tabphone <-> sipp in the test network namespace.
 //
-// Early media: sipp answers 183 + SDP, and this test plays the far end's media as a provider
-// plays ringback or an announcement (880 Hz, mu-law RTP from 127.0.0.1); the tab applies the
-// `progress` SDP as a provisional answer and must hear the tone before the call is answered.
-// After 4 s sipp answers 200 with a different SDP (another port): the far end's media now comes
-// from that port (660 Hz), the tab gets `answered` with the final SDP and must hear 660 Hz, and
-// the tab's own 440 Hz must arrive at the 200's port (the rtp leg followed the 200).
+// Early media (twice: a plain 183, and a reliable 183 we must PRACK): sipp answers 183 + SDP,
+// and this test plays the far end's media as a provider plays ringback or an announcement
+// (880 Hz, mu-law RTP from 127.0.0.1); the tab applies the `progress` SDP as a provisional
+// answer and must hear the tone before the call is answered. After 4 s sipp answers 200 with
+// a different SDP (another port): the far end's media now comes from that port (660 Hz, a new
+// SSRC), the tab gets `answered` with the final SDP and must hear 660 Hz, and the tab's own
+// 440 Hz must arrive at the 200's port (the rtp leg followed the 200).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 
 import { startServer, fetchRaw, freePort } from '../lib/server.mjs';
 import { startSipp } from '../lib/sip-peers.mjs';
-import { sharedBrowser, measure, hangup, nextHangup, sleep, near } from './lib/raw-call.mjs';
+import { sharedBrowser, measure, hangup, nextHangup, nextCallState, sleep, near } from './lib/raw-call.mjs';
 
 const { openTab } = sharedBrowser({ toneHz: 440 });
 
@@ -96,7 +97,7 @@ function toneShare(samples, hz) {
   return total > 0 ? (2 * power) / (samples.length * total) : 0;
 }
 
-test('early media: the 183 tone reaches the tab before the answer; after a 200 with another SDP the rtp leg follows it', async () => {
+for (const [scenario, label] of [['early-media.xml', ''], ['early-media-100rel.xml', ' (reliable 183, PRACKed)']]) test(`early media${label}: the 183 tone reaches the tab before the answer; after a 200 with another SDP the rtp leg follows it`, async () => {
   const srv = await startServer();
   const mediaPort = await freePort();
   // The 200's SDP names mediaPort + 4: we listen there as the far end's "new" media address.
@@ -106,7 +107,7 @@ test('early media: the 183 tone reaches the tab before the answer; after a 200 w
   await new Promise((resolve) => listener.bind(mediaPort + 4, '127.0.0.1', resolve));
   const earlySocket = dgram.createSocket('udp4');
   await new Promise((resolve) => earlySocket.bind(0, '127.0.0.1', resolve));
-  const sipp = await startSipp('early-media.xml', { args: ['-m', '1', '-t', 'u1', '-mp', String(mediaPort)] });
+  const sipp = await startSipp(scenario, { args: ['-m', '1', '-t', 'u1', '-mp', String(mediaPort)] });
   let early = null, late = null;
   try {
     const page = await openTab(srv);
@@ -156,6 +157,7 @@ test('early media: the 183 tone reaches the tab before the answer; after a 200 w
     const share440 = toneShare(samples, 440);
     assert.ok(share440 > 0.5, `440 Hz share of the tab's audio at the new port: ${share440.toFixed(2)}`);
 
+    if (label) assert.match(sipp.messages(), /PRACK sip:[^\n]*\n[\s\S]*RAck: 1 \d+ INVITE/);
     await hangup(page);
     for (let i = 0; i < 30 && !/BYE sip:/.test(sipp.messages()); i++) await sleep(100);
     assert.match(sipp.messages(), /BYE sip:/);
@@ -235,6 +237,9 @@ test('a far end that switches codec mid-call (PCMU -> PCMA re-INVITE): audio kee
     const ok = reinviteAnswered();
     assert.ok(ok, sipp.messages());
     assert.match(ok, /m=audio \d+ RTP\/AVP 8[ \r\n]/, 'our answer takes PCMA');
+    const badge = await nextCallState(page, 'active', 5000);
+    assert.equal(badge.codec, 'PCMU/8000 <-> PCMA/8000');
+    assert.equal(badge.transcoded, true);
     // The far end now sends A-law (its own stream goes on: same SSRC, next sequence numbers).
     after = playTone(farEnd, ours.host, ours.port, 660, { ...before.stop(), pt: 8 });
     packets.length = 0;

@@ -6,6 +6,7 @@
  * counterparts. Invariants checked beyond the sanitizers: a refusal always explains itself in
  * one printable line, and everything we print parses again with our own parser. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,10 @@ static void check_result(bool ok, char *out, const char *err) {
     return;
   }
   char again[256];
-  if (out == NULL || !sdp_parse(out, strlen(out), &reparsed, again, sizeof again)) abort();
+  if (out == NULL || !sdp_parse(out, strlen(out), &reparsed, again, sizeof again)) {
+    if (out) fprintf(stderr, "fuzz_sdp: our output does not parse (%s):\n%s\n", again, out);
+    abort();
+  }
   free(out);
 }
 

@@ -246,6 +246,45 @@ test('metrics: SIP scanner probes and unknown users are counted', async () => {
   } finally { sock.close(); await srv.stop(); }
 });
 
+/** A UDP registrar that accepts user "good" (200) and refuses everyone else (403). */
+async function fakeRegistrar() {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (m, rinfo) => {
+    const text = m.toString();
+    if (!text.startsWith('REGISTER ')) return;
+    const lines = text.split('\r\n');
+    const keep = lines.filter((l) => /^(Via|From|To|Call-ID|CSeq|Contact):/i.test(l));
+    const ok = lines.some((l) => /^To:.*sip:good@/i.test(l));
+    const head = ok ? 'SIP/2.0 200 OK' : 'SIP/2.0 403 Forbidden';
+    const reply = [head, ...keep.map((l) => {
+      if (/^To:/i.test(l) && !/tag=/.test(l)) return `${l};tag=reg`;
+      if (/^Contact:/i.test(l)) return `${l};expires=3600`;
+      return l;
+    }), 'Content-Length: 0', '', ''].join('\r\n');
+    sock.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  return { port: sock.address().port, close: () => sock.close() };
+}
+
+test('metrics: registrations by state and failed REGISTERs', async () => {
+  const reg = await fakeRegistrar();
+  const account = (user) => ({ uri: `sip:${user}@127.0.0.1`, password: 'pw', registrar: `sip:127.0.0.1:${reg.port}` });
+  const srv = await startServer({ config: { 'account good': account('good'), 'account bad': account('bad') } });
+  try {
+    let s;
+    for (let i = 0; i < 100; i++) {
+      s = await metrics(srv);
+      if (s.get('tabphone_registrations{state="failed"}') === 1 && s.get('tabphone_registrations{state="registered"}') === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(s.get('tabphone_registrations{state="registered"}'), 1);
+    assert.equal(s.get('tabphone_registrations{state="failed"}'), 1);
+    assert.equal(s.get('tabphone_registrations{state="registering"}'), 0);
+    assert.ok(s.get('tabphone_registration_failures_total') >= 1);
+  } finally { await srv.stop(); reg.close(); }
+});
+
 test('metrics: 403 from a source outside metrics_allow, and a log line saying so', async () => {
   const srv = await startServer({ config: { server: { metrics_allow: '127.0.0.1/32, ::1' } } });
   try {

@@ -251,3 +251,60 @@ test('open mode: a new socket resumes with login {user: "local", resume}', async
     await srv.stop();
   }
 });
+
+test('what happens while the tab is away reaches it after the resume (far end hung up)', async () => {
+  const srv = await startServer({ config: usersConfig(5) });
+  const sipp = await startSipp('uas-answer-bye-later.xml', { args: ['-m', '1', '-t', 'u1', '-d', '1000'] });
+  try {
+    const { c, r } = await login(srv, 'alice', { password: 'alice-pw' });
+    await answeredCall(c, sipp);
+    await drop(c);
+    await srv.waitForLog(/\[call c1\] ended: 200 BYE from far end/, 5000);
+    const back = await login(srv, 'alice', { resume: r.resume_token });
+    assert.equal(back.r.resumed, true);
+    assert.deepEqual(back.r.calls, [], 'no call is live any more');
+    const hangup = await back.c.next('hangup');
+    assert.deepEqual([hangup.call_id, hangup.code, hangup.reason], ['c1', 200, 'BYE from far end']);
+    await back.c.close();
+  } finally {
+    await sipp.stop();
+    await srv.stop();
+  }
+});
+
+test('while a tab is away, an incoming call rings the other tabs only', async () => {
+  const config = usersConfig(5);
+  config['account office'] = { uri: 'sip:office@127.0.0.1', register: 'no' };
+  const srv = await startServer({ config });
+  const sipp = await startSipp('uas-answer.xml');
+  try {
+    const away = await login(srv, 'alice', { password: 'alice-pw' });
+    const other = await login(srv, 'alice', { password: 'alice-pw' });
+    await answeredCall(away.c, sipp);
+    await drop(away.c);
+    await srv.waitForLog(/connection lost/);
+    const caller = await startSipp('uac-invite.xml', {
+      args: ['-s', 'office', `127.0.0.1:${srv.sipPort}`, '-m', '1', '-t', 'u1'], mayExit: true,
+    });
+    try {
+      const incoming = await other.c.next('incoming', 8000);
+      assert.equal(incoming.account, 'office');
+      await srv.waitForLog(/incoming for account office, ringing 1 tab\(s\)/);
+      other.c.send({ type: 'reject', call_id: incoming.call_id, code: 486 });
+      await srv.waitForLog(new RegExp(`\\[call ${incoming.call_id}\\] ended: 486 rejected`));
+    } finally {
+      await caller.stop();
+    }
+    const back = await login(srv, 'alice', { resume: away.r.resume_token });
+    assert.deepEqual(back.r.calls, ['c1']);
+    await back.c.next((m) => m.type === 'call_state' && m.state === 'resumed');
+    assert.ok(!back.c.received.some((m) => m.type === 'incoming'), 'the detached tab was rung');
+    back.c.send({ type: 'hangup', call_id: 'c1' });
+    await back.c.next('hangup');
+    await back.c.close();
+    await other.c.close();
+  } finally {
+    await sipp.stop();
+    await srv.stop();
+  }
+});

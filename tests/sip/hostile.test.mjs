@@ -69,6 +69,8 @@ async function udpRequest(srv, opts, ms = 4000) {
   const localPort = sock.address().port;
   const req = request({ ...opts, srv, localPort });
   const responses = [];
+  const t0 = process.hrtime.bigint();
+  let finalMs;
   const done = new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
     sock.on('message', (msg) => {
@@ -76,7 +78,11 @@ async function udpRequest(srv, opts, ms = 4000) {
       const m = text.match(/^SIP\/2\.0 (\d{3})/);
       if (!m) return;
       responses.push({ status: Number(m[1]), text });
-      if (Number(m[1]) >= 200) { clearTimeout(t); resolve(); }
+      if (Number(m[1]) >= 200 && finalMs === undefined) {
+        finalMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        clearTimeout(t);
+        resolve();
+      }
     });
   });
   sock.send(req.text, srv.sipPort, '127.0.0.1');
@@ -93,7 +99,7 @@ async function udpRequest(srv, opts, ms = 4000) {
     await sleep(20);
   }
   sock.close();
-  return { status: final?.status, responses };
+  return { status: final?.status, responses, ms: finalMs };
 }
 
 /** The server is alive and its SIP stack answers: an OPTIONS gets some final answer. */
@@ -172,10 +178,13 @@ test('an over-long message, a huge header and a never-ending TCP message: no cra
 test('unknown and unsupported methods get 405 or 501', async () => {
   const srv = await startServer({ config: aliceAccount });
   try {
+    const got = {};
     for (const method of ['FROBNICATE', 'PUBLISH', 'X-ATTACK']) {
       const r = await udpRequest(srv, { method });
+      got[method] = r.status;
       assert.ok([405, 501].includes(r.status), `${method}: ${r.status}`);
     }
+    console.log(`# unknown methods: ${JSON.stringify(got)}`);
     await assertAlive(srv, 'unknown methods');
   } finally { await srv.stop(); }
 });
@@ -193,9 +202,9 @@ test('unknown users at our host get 404 with direct_account = yes; known ones 48
     assert.equal((await udpRequest(srv, { user: null, body: GOOD_SDP })).status, 480);
     // Figures only (timing is never pass/fail): answer times for unknown vs known-without-tab.
     const time = async (user) => {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < 20; i++) await udpRequest(srv, { user, body: GOOD_SDP });
-      return Number(process.hrtime.bigint() - t0) / 20e6;
+      let total = 0;
+      for (let i = 0; i < 20; i++) total += (await udpRequest(srv, { user, body: GOOD_SDP })).ms;
+      return total / 20;
     };
     const unknownMs = await time('nobody');
     const knownMs = await time('alice');

@@ -110,6 +110,39 @@ test('mandatory offers RTP/SAVP and refuses a clear answer: BYE, and the tab hea
   }
 });
 
+test('mandatory refuses clear early media: CANCEL, and the tab hears srtp_required', async () => {
+  const { srv, sipp, result } = await outbound('mandatory', 'srtp-uas-183-clear.xml');
+  try {
+    assert.equal(result.type, 'hangup', JSON.stringify(result));
+    assert.equal(result.code, 488);
+    assert.equal(result.reason, 'srtp_required');
+    for (let i = 0; i < 40 && !/^\s*CANCEL sip:/m.test(sipp.messages()); i++) await sleep(50);
+    assert.match(sipp.messages(), /^\s*CANCEL sip:/m);
+    assert.doesNotMatch(srv.logs(), /RTP remote 127\.0\.0\.1/);
+  } finally {
+    await sipp.stop();
+    await srv.stop();
+  }
+});
+
+test('in the dialog: a far end re-key is followed, and our answers and hold offer carry only our one key', async () => {
+  const { srv, sipp, c, result } = await outbound('mandatory', 'srtp-uas-rekey-hold.xml');
+  try {
+    assert.equal(result.type, 'answered', JSON.stringify(result));
+    await srv.waitForLog(/the far end changed its SRTP key: SIP leg re-keyed/);
+    const held = await c.request({ type: 'hold', call_id: 'c1' }, 8000);
+    assert.equal(held.state, 'held', JSON.stringify(held));
+    c.send({ type: 'hangup', call_id: 'c1' });
+    await c.next('hangup');
+    const r = await sipp.exited;
+    assert.equal(r.code, 0, `sipp's checks of our in-dialog SDP failed:\n${sipp.output()}`);
+    assertKeysNotLogged(srv, sipp.messages());
+  } finally {
+    await sipp.stop();
+    await srv.stop();
+  }
+});
+
 test('mandatory keys the SIP leg from an RTP/SAVP answer', async () => {
   const { srv, sipp, c, result } = await outbound('mandatory', 'srtp-uas-answer-savp.xml');
   try {

@@ -82,6 +82,7 @@ static const key_spec key_specs[] = {
     SRV("max_sessions_per_ip", VALUE_INT, max_sessions_per_ip, 1, 100000),
     SRV("message_rate", VALUE_INT, message_rate, 5, 100000),
     SRV("max_calls", VALUE_INT, max_calls, 0, 1000000),
+    SRV("invite_rate", VALUE_INT, invite_rate, 0, 1000000),
     SRV("max_calls_per_session", VALUE_INT, max_calls_per_session, 1, 10000),
     SRV("login_max_failures", VALUE_INT, login_max_failures, 1, 1000),
     SRV("login_max_failures_per_ip", VALUE_INT, login_max_failures_per_ip, 1, 100000),
@@ -597,6 +598,7 @@ static void set_defaults(config *cfg) {
   cfg->message_rate = 300;
   cfg->max_calls = 0;
   cfg->max_calls_per_session = 100;
+  cfg->invite_rate = 30;
   cfg->login_max_failures = 5;
   cfg->login_max_failures_per_ip = 20;
   cfg->login_lockout = 60;

@@ -93,6 +93,7 @@ typedef struct config {
   int message_rate;            /* messages a session may send per 10 s (burst, then steady) */
   int max_calls;               /* concurrent calls on the server; 0 = unlimited */
   int max_calls_per_session;   /* concurrent calls of one tab */
+  int invite_rate;             /* inbound INVITEs per account per 10 s (burst, then steady); 0 = off */
   int login_max_failures;      /* failed logins for one user name before it is locked */
   int login_max_failures_per_ip; /* failed logins from one address before it is locked */
   int login_lockout;           /* seconds of the first lock; doubles per repeat, max 1 h */

@@ -25,6 +25,8 @@ struct guard {
   lockout *addresses;      /* failed logins per source address */
   rate_limit *messages;    /* per session id */
   GHashTable *call_rates;  /* user name -> rate_limit* (each user has its own budget) */
+  rate_limit *invites;     /* inbound INVITEs per account name ([server] invite_rate) */
+  rate_limit *invite_logs; /* one "refused" log line per account per window */
 };
 
 guard *guard_new(const config *cfg) {
@@ -35,6 +37,10 @@ guard *guard_new(const config *cfg) {
   g->messages = rate_limit_new(cfg->message_rate, MESSAGE_WINDOW_SECONDS, NULL, NULL);
   g->call_rates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)rate_limit_free);
+  if (cfg->invite_rate > 0) {
+    g->invites = rate_limit_new(cfg->invite_rate, MESSAGE_WINDOW_SECONDS, NULL, NULL);
+    g->invite_logs = rate_limit_new(1, MESSAGE_WINDOW_SECONDS, NULL, NULL);
+  }
   return g;
 }
 
@@ -44,6 +50,8 @@ void guard_free(guard *g) {
   lockout_free(g->addresses);
   rate_limit_free(g->messages);
   g_hash_table_destroy(g->call_rates);
+  rate_limit_free(g->invites);
+  rate_limit_free(g->invite_logs);
   g_free(g);
 }
 
@@ -147,4 +155,13 @@ bool guard_admit_call(guard *g, hub *h, session *s, const json_t *request, const
     return false;
   }
   return true;
+}
+
+bool guard_admit_inbound(guard *g, const config_account *account, const char *from_uri) {
+  if (!g->invites || rate_limit_take(g->invites, account->name)) return true;
+  if (rate_limit_take(g->invite_logs, account->name))
+    log_warn("call", account->name, NULL,
+             "INVITE from %.128s refused (503): more than %d INVITEs for this account in %d s",
+             from_uri ? from_uri : "?", g->cfg->invite_rate, MESSAGE_WINDOW_SECONDS);
+  return false;
 }

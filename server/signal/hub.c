@@ -88,6 +88,10 @@ static bool hub_incoming_call(void *hub_ptr, sip_call *sip, const config_account
     sip_call_reject(sip, 503, "Service Unavailable");
     return false;
   }
+  if (!guard_admit_inbound(h->guard, account, from_uri)) { /* [server] invite_rate */
+    sip_call_reject(sip, 503, "Service Unavailable");
+    return false;
+  }
   return call_incoming(hub_ptr, sip, account, from_uri, from_display, to_uri, sdp_offer);
 }
 

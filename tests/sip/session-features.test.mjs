@@ -207,6 +207,14 @@ describe('100rel / PRACK (RFC 3262)', { concurrency: true }, () => {
     assert.deepEqual(types(r.events), ['confirmed', 'ended']);
   });
 
+  test('inbound: a PRACK naming no response of ours gets 481 and changes nothing', async () => {
+    const r = await inbound('prack-inbound-bogus.xml');
+    noSanitizer(r);
+    assert.equal(r.exit?.code, 0, r.sippOutput + r.messages);
+    assert.match(r.messages, /SIP\/2.0 481 /);
+    assert.deepEqual(types(r.events), ['confirmed', 'ended']);
+  });
+
   test('inbound: the caller CANCELs before PRACKing our reliable 180: 200 + 487, no crash', async () => {
     const r = await inbound('prack-inbound-cancel.xml');
     noSanitizer(r);

@@ -525,6 +525,10 @@ static void handle_resume_login(session *s, json_t *request, const char *user_na
     return;
   }
   bool was_detached = old->detached;
+  if (old->backlog_overflow)
+    log_warn("ws", s->subject, s->peer, "resume: more than %d messages waited for the tab; the "
+             "rest were dropped (the call_state \"resumed\" messages tell where calls stand)",
+             MAX_BACKLOG);
   char old_subject[32];
   g_strlcpy(old_subject, old->subject, sizeof old_subject);
   GPtrArray *backlog = take_over(s, old);

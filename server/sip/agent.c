@@ -354,6 +354,15 @@ static void destroy_keepalives(sip_agent *agent) {
   g_ptr_array_set_size(agent->keepalives, 0);
 }
 
+static void destroy_adopted(sip_agent *agent) {
+  destroy_keepalives(agent);
+  for (guint i = 0; i < agent->adopted->len; i++) nua_handle_destroy(agent->adopted->pdata[i]);
+  g_ptr_array_set_size(agent->adopted, 0);
+  for (guint i = 0; i < agent->adopted_calls->len; i++)
+    nua_handle_destroy(agent->adopted_calls->pdata[i]);
+  g_ptr_array_set_size(agent->adopted_calls, 0);
+}
+
 /* ---- shutdown ---- */
 
 static void finish_shutdown(sip_agent *agent) {
@@ -391,6 +400,10 @@ static gboolean on_phase_timer(gpointer data) {
   g_source_unref(agent->phase_timer);
   agent->phase_timer = NULL;
   log_warn("sip", NULL, NULL, "shutdown: un-REGISTER answers still missing, shutting down anyway");
+  /* Give up on them: a transaction that got no answer at all (an INVITE to a silent far end
+   * cannot even be CANCELled) would keep nua_shutdown busy until its 32 s timeout, past the
+   * deadline, and sofia could then never be destroyed (its memory leaks at exit). */
+  destroy_adopted(agent);
   start_nua_shutdown(agent);
   return G_SOURCE_REMOVE;
 }
@@ -775,15 +788,6 @@ sip_agent *sip_agent_new(const config *cfg, GMainContext *context, char *err, si
     log_info("sip", NULL, NULL, "RFC 3263 lookups via %s port %d", cfg->dns_server.host,
              cfg->dns_server.port);
   return agent;
-}
-
-static void destroy_adopted(sip_agent *agent) {
-  destroy_keepalives(agent);
-  for (guint i = 0; i < agent->adopted->len; i++) nua_handle_destroy(agent->adopted->pdata[i]);
-  g_ptr_array_set_size(agent->adopted, 0);
-  for (guint i = 0; i < agent->adopted_calls->len; i++)
-    nua_handle_destroy(agent->adopted_calls->pdata[i]);
-  g_ptr_array_set_size(agent->adopted_calls, 0);
 }
 
 void sip_agent_free(sip_agent *agent) {

@@ -180,16 +180,17 @@ test('busy and no-common-codec hang-ups are explained in words', async (t) => {
   await result().filter({ hasText: 'No answer. (480 Temporarily Unavailable)' }).waitFor();
 });
 
-test('early media: the 183 answer is applied, and the same SDP in answered changes nothing', async (t) => {
+test('early media: the 183 SDP is applied as a provisional answer, answered makes it final', async (t) => {
   const server = await openPhone();
   t.after(() => server.close());
   const call = await dial(server, 'sip:ivr@example.test');
   const answer = fakeAnswerSdp(call.sdp);
   server.push({ type: 'progress', call_id: call.call_id, code: 183, reason: 'Session Progress', sdp: answer });
   await callState().filter({ hasText: 'Early media' }).waitFor();
-  await page.waitForFunction(() => window.tabphone.calls.pc?.signalingState === 'stable');
+  await page.waitForFunction(() => window.tabphone.calls.pc?.signalingState === 'have-remote-pranswer');
   server.push({ type: 'answered', call_id: call.call_id, sdp: answer, codec: { browser: 'pcmu', sip: 'pcmu', transcoding: false }, encryption: { browser: 'dtls-srtp', sip: 'none' } });
   await callState().filter({ hasText: 'Connected' }).waitFor();
+  await page.waitForFunction(() => window.tabphone.calls.pc?.signalingState === 'stable');
   assert.match(await page.locator('#call-badge').textContent(), /pcmu.*dtls-srtp.*none/s);
   server.push({ type: 'hangup', call_id: call.call_id, code: 200, reason: 'OK' });
   await result().filter({ hasText: 'The other side hung up.' }).waitFor();

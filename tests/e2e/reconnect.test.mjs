@@ -6,7 +6,7 @@
 // Runs inside the loopback-only namespace of tests/e2e/run.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, fetchRaw } from '../lib/server.mjs';
+import { startServer, fetchRaw, freePort } from '../lib/server.mjs';
 import { startBaresip } from '../lib/baresip.mjs';
 import { assertInsideTestNamespace, launchBrowser, DESKTOP } from './lib/browser.mjs';
 
@@ -17,6 +17,7 @@ let srv;
 let browser;
 let page;
 let far;
+let deadUrl = ''; // where test 2 points the page's reconnects: its connection errors are expected
 
 before(async () => {
   assertInsideTestNamespace();
@@ -30,7 +31,8 @@ after(async () => {
   await browser?.close();
   await far?.stop().catch(() => {});
   await srv?.stop();
-  assert.deepEqual(browser?.errors ?? [], [], 'the page logged errors');
+  const errors = (browser?.errors ?? []).filter((e) => !deadUrl || !e.includes(deadUrl));
+  assert.deepEqual(errors, [], 'the page logged errors');
 });
 
 const health = async () => JSON.parse((await fetchRaw(`${srv.httpUrl}/healthz`)).body);
@@ -89,4 +91,41 @@ test('the WebSocket drops mid-call: the dialer resumes and the tone goes on both
   assert.ok(afterResume.rms > 0.05, `after the resume the phone heard rms ${afterResume.rms}`);
   for (let i = 0; i < 20 && (await health()).calls !== 0; i++) await sleep(100);
   assert.equal((await health()).calls, 0);
+});
+
+test('back after the grace period: the far end got BYE, the dialer ends the call and starts afresh', async () => {
+  const short = await startServer({ config: { server: { reconnect_grace_seconds: 2 } } });
+  const phone = await startBaresip({ toneHz: 880, user: 'late' });
+  const tab = await browser.newPage();
+  deadUrl = `wss://127.0.0.1:${await freePort()}/ws`; // nothing listens there
+  try {
+    await tab.goto(`${short.httpsUrl}/?rawaudio=1`);
+    await tab.getByRole('heading', { name: 'Phone', exact: true }).waitFor();
+    await tab.getByLabel('Number or SIP address').fill(phone.uri);
+    await tab.getByRole('button', { name: 'Call', exact: true }).click();
+    await tab.locator('#call-state').filter({ hasText: 'Connected' }).waitFor({ timeout: 15000 });
+    // The link dies and stays dead (every reconnect fails) for longer than the grace period.
+    await tab.evaluate((dead) => {
+      const s = window.tabphone.signaling;
+      s.realUrl = s.url;
+      s.url = dead;
+      s.ws.close(4000, 'test: link lost');
+    }, deadUrl);
+    await phone.waitFor(/terminated|closed/, 6000);
+    await short.waitForLog(/not resumed within 2 s: ending its 1 call\(s\)/);
+    await tab.evaluate(() => {
+      const s = window.tabphone.signaling;
+      s.url = s.realUrl;
+      s.reconnectNow();
+    });
+    await tab.locator('#call-result').filter({ hasText: /lost for too long|while the connection to the server was down/ })
+      .waitFor({ timeout: 10000 });
+    await tab.waitForFunction(() => window.tabphone.session.phase === 'ready' && !window.tabphone.calls.active, null, { timeout: 10000 });
+    const h = JSON.parse((await fetchRaw(`${short.httpUrl}/healthz`)).body);
+    assert.deepEqual([h.calls, h.sessions, h.detached_sessions], [0, 1, 0]);
+  } finally {
+    await tab.close();
+    await phone.stop();
+    await short.stop();
+  }
 });

@@ -34,6 +34,8 @@ async function stopAndCheck(srv, signal) {
   const { code } = await srv.stop(signal); // throws on any sanitizer report
   assert.equal(code, 0, srv.logs().slice(-4000));
   assert.ok(Date.now() - at < 10000, `exit took ${Date.now() - at} ms`);
+  // nua_shutdown finished, so sofia-sip was destroyed rather than left behind at exit.
+  assert.match(srv.logs(), /sip +\[-\] shutdown complete/, srv.logs().slice(-4000));
 }
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
@@ -68,5 +70,21 @@ test('SIGTERM while the far end rings (180, no final answer): clean exit, no lea
   } finally {
     await srv.stop();
     await sipp.stop();
+  }
+});
+
+test('SIGTERM while the REGISTER to a silent registrar has no answer: clean exit, no leak', async () => {
+  const hole = await startBlackhole();
+  const srv = await startServer({
+    config: { 'account office': { uri: 'sip:office@127.0.0.1', password: 'x-Secret-9', registrar: `sip:127.0.0.1:${hole.port}` } },
+  });
+  try {
+    for (let i = 0; i < 100 && hole.received() === 0; i++) await sleep(50);
+    assert.ok(hole.received() > 0, 'the REGISTER never reached the blackhole');
+    await sleep(700);
+    await stopAndCheck(srv, 'SIGTERM');
+  } finally {
+    await srv.stop();
+    await hole.stop();
   }
 });

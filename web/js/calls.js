@@ -461,7 +461,8 @@ export class CallManager extends EventTarget {
     if (typeof msg.sdp === 'string' && msg.sdp !== '' && call.earlySdp === null) {
       // Early media (183 + SDP): the provider plays tones or announcements before the answer.
       call.earlySdp = msg.sdp;
-      this.run(call, () => this.applyRemote(call, 'answer', msg.sdp));
+      // A provisional answer: the final one (from the 200) may name other ports or codecs.
+      this.run(call, () => this.applyRemote(call, 'pranswer', msg.sdp));
       this.setState(call, CallState.EARLY);
       return;
     }
@@ -484,12 +485,10 @@ export class CallManager extends EventTarget {
         await this.applyRemote(call, 'answer', sdp);
         return;
       }
-      // The early-media answer already stands. The same SDP again changes nothing; a different
-      // one can only be applied while the connection still expects an answer (after a final
-      // answer it would need a new offer/answer round, which the contract does not have).
-      if (sdp === call.earlySdp || sdp === '') return;
+      // The early-media SDP was applied as a provisional answer: the 200's SDP (or, when it
+      // sent none, the early one) becomes the final answer.
       const state = call.pc && call.pc.signalingState;
-      if (state === 'have-local-offer' || state === 'have-remote-pranswer') await this.applyRemote(call, 'answer', sdp);
+      if (state === 'have-local-offer' || state === 'have-remote-pranswer') await this.applyRemote(call, 'answer', sdp || call.earlySdp);
     });
     this.setState(call, CallState.CONNECTED);
   }

@@ -10,7 +10,10 @@
 //  - a ping goes out every 25 s, because the server closes sessions it has not heard from, and
 //    a ping left unanswered means the path is dead even if the socket still looks open.
 //
-// The module knows nothing about login or accounts: session.js builds on top of it.
+// The module knows nothing about login or accounts: session.js builds on top of it (and, after a
+// reconnect, resumes the server session so that calls survive the drop). The page never closes
+// the socket with 1000/1001 itself: to the server those mean "the tab left", which ends its
+// calls at once; a dead path is closed with 4000 and keeps them for the resume.
 
 const PING_INTERVAL_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;

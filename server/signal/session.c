@@ -513,15 +513,28 @@ static GPtrArray *take_over(session *s, session *old) {
   return backlog;
 }
 
+/* A resume that did not work looks like any failed login to the tab, and counts towards the
+ * socket's MAX_FAILED_LOGINS; but not towards the user's or the address's lockout: after a
+ * server restart every open tab of a user fails its resume at once, which must not lock the
+ * user out of the password login that follows. (A 256-bit token cannot be guessed anyway.) */
+static void resume_failed(session *s, const json_t *request, const char *user, const char *why) {
+  s->failed_logins++;
+  log_info("auth", s->subject, s->peer, "resume refused for user '%.64s': %s (%d of %d)",
+           user ? user : "", why, s->failed_logins, MAX_FAILED_LOGINS);
+  send_error(s, request, PROTO_ERR_LOGIN_FAILED, "wrong user name or password");
+  if (s->failed_logins >= MAX_FAILED_LOGINS)
+    close_connection(s, WS_CLOSE_POLICY, "too many failed logins");
+}
+
 /* login with "resume": the token of the last welcome, for the same user. A wrong, used or
- * expired token, or one of another user, is an ordinary login_failed (counted like a wrong
- * password, so tokens cannot be guessed at speed); the tab then logs in afresh. */
+ * expired token, or one of another user, is an ordinary login_failed; the tab then logs in
+ * afresh. */
 static void handle_resume_login(session *s, json_t *request, const char *user_name) {
   const char *token = protocol_string(request, "resume");
   session *old = hub_find_resumable(s->hub, token, s);
   if (!old || !old->user_name || strcmp(old->user_name, user_name) != 0) {
-    login_failed(s, request, user_name,
-                 old ? "resume token of another user" : "resume token unknown or expired", true);
+    resume_failed(s, request, user_name,
+                  old ? "token of another user" : "token unknown, used or expired");
     return;
   }
   bool was_detached = old->detached;
@@ -564,13 +577,14 @@ static void handle_login(session *s, json_t *request) {
     return;
   }
   const char *user_name = protocol_string(request, "user");
+  if (resume) {
+    /* Not subject to the password lockout, and not counted towards it: see resume_failed. */
+    handle_resume_login(s, request, user_name);
+    return;
+  }
   if (!guard_login_allowed(hub_guard(s->hub), s->ip, user_name)) {
     /* Not checked at all while locked (no PBKDF2 time for a guessing flood), not counted. */
     login_failed(s, request, user_name, "locked out", false);
-    return;
-  }
-  if (resume) {
-    handle_resume_login(s, request, user_name);
     return;
   }
   const char *password = protocol_string(request, "password");

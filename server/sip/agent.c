@@ -87,6 +87,7 @@ struct sip_agent {
   GPtrArray *keepalives;    /* nua_handle_t* of keepalive OPTIONS awaiting their answer */
   bool tls;               /* a TLS transport exists */
   sres_cache_t *dns_cache;  /* sofia's resolver cache (ours, so 503 failover can graylist) */
+  char *nat_seen;           /* last received:rport a registrar reported (warned once) */
 };
 
 /* ---- small helpers used by the other files ---- */
@@ -109,10 +110,12 @@ bool sip_agent_tls_failure_reason(sip_agent *agent, char *out, size_t len, const
 }
 
 const char *sip_agent_outbound_options(sip_agent *agent) {
-  /* No OPTIONS probe of our own contact and no Contact rewriting from Via received= (we write
-   * Contact ourselves); OPTIONS keepalives toward the registrar over UDP only when wanted. */
-  return agent->cfg->keepalive_seconds > 0 ? "no-natify no-validate"
-                                           : "no-natify no-validate no-options-keepalive";
+  /* No OPTIONS probe of our own contact, no Contact rewriting from Via received= (we write
+   * Contact ourselves) and none of sofia's outbound keepalives: over TCP they turn a closed
+   * connection into a lost registration ("unregistered"), and they resolve the registrar's name
+   * outside our checks. Keepalives are ours (UDP) and tport's CRLF pings (TCP/TLS). */
+  (void)agent;
+  return "no-natify no-validate no-options-keepalive";
 }
 
 const char *sip_transport_param(sip_transport transport) {
@@ -311,6 +314,24 @@ bool sip_agent_srv_failover(sip_agent *agent, const char *route_uri) {
   return graylisted && other;
 }
 
+/* ---- NAT detection ---- */
+
+void sip_agent_note_via(sip_agent *agent, const sip_via_t *via, const char *subject) {
+  if (!via || !via->v_received || agent->cfg->public_ip) return;
+  /* With rport the registrar adds received even when nothing was rewritten (RFC 3581): only an
+   * address other than the one our Via names means a NAT on the way. */
+  if (via->v_host && !strcasecmp(via->v_host, via->v_received)) return;
+  char seen[128];
+  snprintf(seen, sizeof seen, "%s:%s", via->v_received, via->v_rport ? via->v_rport : "?");
+  if (agent->nat_seen && !strcmp(agent->nat_seen, seen)) return;
+  g_free(agent->nat_seen);
+  agent->nat_seen = g_strdup(seen);
+  log_warn("sip", subject, NULL,
+           "the registrar sees us as %s (received/rport): behind NAT? Contact and SDP name our "
+           "local address; set [sip] public_ip = %s if that is this server's public address",
+           seen, via->v_received);
+}
+
 /* ---- UDP keepalive ---- */
 
 /* NAT bindings of UDP registrations die after 30-180 s of silence, and then the provider can
@@ -318,7 +339,8 @@ bool sip_agent_srv_failover(sip_agent *agent, const char *route_uri) {
  * (Max-Forwards: 0, so the first hop answers it itself) along its REGISTER route; any answer,
  * even an error, refreshes the binding. TCP/TLS connections get CRLF pings from sofia instead
  * (TPTAG_KEEPALIVE, see create_nua). sofia's own outbound OPTIONS keepalive does not start in
- * 1.12.11 with the outbound options we need (no-natify), hence this. */
+ * 1.12.11 with the outbound options we need (no-natify), and its stream variant turns a closed
+ * TCP connection into a lost registration (see sip_agent_outbound_options), hence this. */
 static gboolean on_keepalive_timer(gpointer data) {
   sip_agent *agent = data;
   for (guint i = 0; i < agent->registrations->len; i++) {
@@ -716,11 +738,10 @@ static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
                           SRESTAG_CACHE(agent->dns_cache),
                           TAG_IF(cfg->user_agent, SIPTAG_USER_AGENT_STR(cfg->user_agent)),
                           NUTAG_OUTBOUND(sip_agent_outbound_options(agent)),
-                          /* UDP: OPTIONS toward the registrar keep NAT bindings open (sofia's
-                           * outbound, per registration); TCP/TLS: CRLF pings on every
-                           * connection (RFC 5626 style), which also keeps it reused. */
-                          NUTAG_KEEPALIVE(keepalive_ms),
-                          NUTAG_KEEPALIVE_STREAM(keepalive_ms),
+                          /* TCP/TLS: CRLF pings on every connection (RFC 5626 style), which
+                           * also keeps it open for reuse. UDP: our OPTIONS (see the keepalive
+                           * section above); sofia's outbound keepalive stays off. */
+                          NUTAG_KEEPALIVE(0),
                           TPTAG_KEEPALIVE(keepalive_ms),
                           /* Calls: see the top of this file. */
                           NUTAG_MEDIA_ENABLE(0),
@@ -817,6 +838,7 @@ void sip_agent_free(sip_agent *agent) {
   g_ptr_array_unref(agent->adopted);
   g_ptr_array_unref(agent->adopted_calls);
   g_ptr_array_unref(agent->keepalives);
+  g_free(agent->nat_seen);
   remove_private_dir(agent);
   if (clean && agent->dns_cache) sres_cache_unref(agent->dns_cache);
   if (clean) {

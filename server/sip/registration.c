@@ -334,6 +334,7 @@ static int granted_expires(registration *reg, const sip_t *sip) {
 static void on_registered(registration *reg, int status, const char *phrase, const sip_t *sip) {
   int granted = sip ? granted_expires(reg, sip) : reg->requested_expires;
   if (granted <= 0) granted = reg->requested_expires;
+  if (sip) sip_agent_note_via(reg->agent, sip->sip_via, reg->subject);
   reg->failures = 0;
   reg->own_answers = 0;
   schedule(reg, refresh_delay(granted));

@@ -60,6 +60,10 @@ bool sip_agent_srv_failover(sip_agent *agent, const char *route_uri);
  * fails (network down, no route). Callers fail the request instead, with why ("no route to the
  * DNS server 10.0.0.53 (Network is unreachable)"). */
 bool sip_agent_dns_routable(sip_agent *agent, const char *uri, char *why, size_t why_len);
+/* A registrar's 2xx: when its Via says it saw us from another address (received/rport, RFC
+ * 3581) and no [sip] public_ip is set, warns once per address that we look NATed and what to
+ * set. The address is not adopted by itself (Contact and SDP keep the configured one). */
+void sip_agent_note_via(sip_agent *agent, const sip_via_t *via, const char *subject);
 /* NUTAG_OUTBOUND value for handles: keepalive per [sip] keepalive_seconds. */
 const char *sip_agent_outbound_options(sip_agent *agent);
 

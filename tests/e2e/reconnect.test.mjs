@@ -2,7 +2,9 @@
 // baresip with a tone each way. The page's WebSocket is dropped mid-call (closed with 4000, what
 // the dialer's own keepalive does when pongs stop coming); the dialer reconnects, resumes its
 // session with the welcome's resume token, and the call goes on: the tab still hears the
-// phone's 880 Hz and the phone still hears the tab's 440 Hz after the resume.
+// phone's 880 Hz and the phone still hears the tab's 440 Hz after the resume. Both directions
+// (the tab calls; a phone calls the tab), and a tab that comes back too late (BYE sent, the
+// dialer ends the call and starts a fresh session).
 // Runs inside the loopback-only namespace of tests/e2e/run.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +23,12 @@ let deadUrl = ''; // where test 2 points the page's reconnects: its connection e
 
 before(async () => {
   assertInsideTestNamespace();
-  srv = await startServer({ config: { server: { reconnect_grace_seconds: 10 } } });
+  srv = await startServer({
+    config: {
+      server: { reconnect_grace_seconds: 10 },
+      'account alice': { uri: 'sip:alice@127.0.0.1', register: 'no' }, // calls to it ring the tab
+    },
+  });
   browser = await launchBrowser({ toneHz: 440 });
   page = await browser.newPage();
   await page.setViewportSize(DESKTOP);
@@ -91,6 +98,35 @@ test('the WebSocket drops mid-call: the dialer resumes and the tone goes on both
   assert.ok(afterResume.rms > 0.05, `after the resume the phone heard rms ${afterResume.rms}`);
   for (let i = 0; i < 20 && (await health()).calls !== 0; i++) await sleep(100);
   assert.equal((await health()).calls, 0);
+});
+
+test('an accepted incoming call survives a drop too (the server offered, the tab answered)', async () => {
+  const caller = await startBaresip({ toneHz: 880, user: 'caller', dial: `sip:alice@127.0.0.1:${srv.sipPort}` });
+  try {
+    await page.locator('#incoming').waitFor({ timeout: 10000 });
+    await page.getByRole('button', { name: 'Accept' }).click();
+    await page.locator('#call-state').filter({ hasText: 'Connected' }).waitFor({ timeout: 15000 });
+    await page.waitForFunction(() => window.tabphone.calls.current?.mediaState === 'connected', null, { timeout: 15000 });
+    const t0 = Date.now();
+    await sleep(1000);
+    await page.evaluate(() => window.tabphone.signaling.ws.close(4000, 'test: link lost'));
+    await srv.waitForLog(/user local resumed session \w+ \(detached\): 1 call\(s\)/, 8000);
+    await page.waitForFunction(() => window.tabphone.signaling.connected
+      && window.tabphone.calls.current && !window.tabphone.calls.current.reconnecting, null, { timeout: 5000 });
+    const resumedAt = (Date.now() - t0) / 1000;
+    await sleep(1000);
+    await hears880('incoming call after the resume');
+    await sleep(1500);
+    await page.getByRole('button', { name: 'Hang up' }).click();
+    await page.locator('#call-result').filter({ hasText: 'You hung up.' }).waitFor();
+    await caller.waitFor(/terminated|closed/);
+    await sleep(500);
+    const [afterResume] = caller.heardSegments([[resumedAt + 0.7, 1.5]]);
+    assert.ok(near(afterResume.frequency, 440, 20), `after the resume the caller heard ${afterResume.frequency} Hz`);
+    assert.ok(afterResume.rms > 0.05, `after the resume the caller heard rms ${afterResume.rms}`);
+  } finally {
+    await caller.stop();
+  }
 });
 
 test('back after the grace period: the far end got BYE, the dialer ends the call and starts afresh', async () => {

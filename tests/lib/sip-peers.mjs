@@ -199,9 +199,10 @@ export async function startBlackhole({ port } = {}) {
  * connections(), stop() } where requests()
  * lists { method, text, via } and crlfs() counts bare CRLF keepalives (RFC 5626 "\r\n\r\n"
  * pings on TCP; "\r\n" datagrams on UDP).
- * A 200 to REGISTER echoes the Contact with expires=<Expires header or 600>.
+ * A 200 to REGISTER echoes the Contact with expires=<Expires header or 600>. via(topVia) may
+ * rewrite the top Via of every answer (e.g. add received=/rport= as a NAT would make a registrar).
  */
-export async function startResponder({ proto = 'udp', port, answer = () => 200, host = '127.0.0.1' } = {}) {
+export async function startResponder({ proto = 'udp', port, answer = () => 200, host = '127.0.0.1', via = (v) => v } = {}) {
   port = port ?? await freePort();
   const requests = [];
   let crlfs = 0;
@@ -220,7 +221,7 @@ export async function startResponder({ proto = 'udp', port, answer = () => 200, 
       ? [`Contact: ${header('Contact')[0]};expires=${expires}`] : [];
     const to = header('To')[0] ?? '';
     return [`SIP/2.0 ${status} ${status === 200 ? 'OK' : status === 503 ? 'Service Unavailable' : 'Whatever'}`,
-      ...header('Via').map((v) => `Via: ${v}`), `From: ${header('From')[0] ?? ''}`,
+      ...header('Via').map((v, i) => `Via: ${i === 0 ? via(v) : v}`), `From: ${header('From')[0] ?? ''}`,
       `To: ${to}${to.includes('tag=') ? '' : ';tag=responder'}`, `Call-ID: ${header('Call-ID')[0] ?? ''}`,
       `CSeq: ${header('CSeq')[0] ?? ''}`, ...contact, 'Content-Length: 0', '', ''].join('\r\n');
   };

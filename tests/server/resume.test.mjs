@@ -102,6 +102,8 @@ test('a dropped tab resumes within the grace period: call still up, hangup sends
     assert.equal((await health(srv)).calls, 0);
     assert.ok(!srv.logs().includes(r.resume_token) && !srv.logs().includes(w.resume_token),
       'a resume token reached the log');
+    const metrics = await fetchRaw(`${srv.httpUrl}/metrics`);
+    if (metrics.status === 200) assert.match(metrics.body, /^tabphone_sessions_resumed_total 1$/m);
     await c2.close();
   } finally {
     await sipp.stop();
@@ -144,7 +146,7 @@ test('a wrong, used or expired token is login_failed and a fresh login still wor
     const wrong = await login(srv, 'alice', { resume: 'A'.repeat(43) });
     assert.equal(wrong.r.code, 'login_failed');
     assert.equal(wrong.r.message, 'wrong user name or password');
-    await srv.waitForLog(/login failed for user 'alice': resume token unknown or expired/);
+    await srv.waitForLog(/resume refused for user 'alice': token unknown, used or expired/);
     // The socket is not logged in: calls are refused, a password login works.
     const again = await wrong.c.request({ type: 'login', user: 'alice', password: 'alice-pw' });
     assert.equal(again.type, 'welcome');
@@ -171,7 +173,7 @@ test("another user's token is refused and leaves the session resumable by its ow
     await srv.waitForLog(/connection lost/);
     const thief = await login(srv, 'bob', { resume: r.resume_token });
     assert.equal(thief.r.code, 'login_failed');
-    await srv.waitForLog(/login failed for user 'bob': resume token of another user/);
+    await srv.waitForLog(/resume refused for user 'bob': token of another user/);
     await thief.c.close();
     const owner = await login(srv, 'alice', { resume: r.resume_token });
     assert.equal(owner.r.resumed, true);
@@ -305,6 +307,25 @@ test('while a tab is away, an incoming call rings the other tabs only', async ()
     await other.c.close();
   } finally {
     await sipp.stop();
+    await srv.stop();
+  }
+});
+
+test('failed resumes (e.g. every tab after a server restart) do not lock the user out', async () => {
+  const config = usersConfig(5);
+  config.server.login_max_failures = 2;
+  const srv = await startServer({ config });
+  try {
+    for (let i = 0; i < 4; i++) {
+      const tab = await login(srv, 'alice', { resume: `stale-token-${i}` });
+      assert.equal(tab.r.code, 'login_failed');
+      await tab.c.close();
+    }
+    const fresh = await login(srv, 'alice', { password: 'alice-pw' });
+    assert.equal(fresh.r.type, 'welcome', JSON.stringify(fresh.r));
+    assert.doesNotMatch(srv.logs(), /login locked/);
+    await fresh.c.close();
+  } finally {
     await srv.stop();
   }
 });

@@ -74,6 +74,18 @@ describe('NAT', { concurrency: true }, () => {
     }
   });
 
+  test('a registrar that sees another address (received/rport) gets a NAT warning naming it', async () => {
+    const registrar = await startResponder({ via: (v) => v.replace(/;rport\b(=\d+)?/, '') + ';received=192.0.2.44;rport=6000' });
+    const srv = await startServer({ config: { 'account alice': {
+      uri: 'sip:alice@127.0.0.1', registrar: `127.0.0.1:${registrar.port}` } } });
+    try {
+      await srv.waitForLog(/the registrar sees us as 192\.0\.2\.44:6000 \(received\/rport\): behind NAT\?.*set \[sip\] public_ip = 192\.0\.2\.44/);
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
   test('our requests ask for rport in their Via', async () => {
     const far = await startResponder({ answer: (r) => (r.method === 'INVITE' ? 486 : 200) });
     const srv = await startServer({});

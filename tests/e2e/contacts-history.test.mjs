@@ -20,7 +20,9 @@ import { assertInsideTestNamespace, launchBrowser, DESKTOP, PHONE } from './lib/
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webRoot = path.resolve(here, '../../web');
-const shotDir = path.join(here, 'screenshots');
+// The committed screenshots change only on request (UPDATE_SCREENSHOTS=1); a normal run writes
+// its own to tests/out/screenshots so the tree stays clean.
+const shotDir = process.env.UPDATE_SCREENSHOTS ? path.join(here, 'screenshots') : path.join(here, '..', 'out', 'screenshots');
 const ENCRYPTION = { browser: 'DTLS-SRTP SRTP_AES128_CM_SHA1_80', sip: 'none (RTP)' };
 
 let browser;

@@ -25,7 +25,9 @@ import { assertInsideTestNamespace, DESKTOP, PHONE } from './lib/browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webRoot = path.resolve(here, '../../web');
-const shotDir = path.join(here, 'screenshots');
+// The committed screenshots change only on request (UPDATE_SCREENSHOTS=1); a normal run writes
+// its own to tests/out/screenshots so the tree stays clean.
+const shotDir = process.env.UPDATE_SCREENSHOTS ? path.join(here, 'screenshots') : path.join(here, '..', 'out', 'screenshots');
 
 let browser;
 let context;

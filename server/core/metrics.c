@@ -31,6 +31,7 @@ static const metric_info metric_infos[METRIC_COUNT_] = {
   [METRIC_RTP_FOREIGN_DROPPED] = {"rtp_foreign_dropped",
                                   "RTP/RTCP packets dropped from a source the call did not latch to."},
   [METRIC_RTP_TIMEOUTS] = {"rtp_timeouts", "Calls ended by the RTP inactivity timeout."},
+  [METRIC_ICE_RESTARTS] = {"ice_restarts", "ICE restarts (reoffer) accepted from tabs."},
   [METRIC_SESSION_TIMER_EXPIRED] = {"session_timer_expired",
                                     "Calls ended because the SIP session timer expired."},
   [METRIC_REGISTRATION_FAILURES] = {"registration_failures", "Failed REGISTER attempts."},

@@ -39,6 +39,7 @@ typedef enum {
   METRIC_SESSION_TIMER_EXPIRED,  /* calls ended because the SIP session timer ran out */
   METRIC_REGISTRATION_FAILURES,
   METRIC_TRANSCODED_FRAMES,      /* 20 ms frames decoded + re-encoded by the bridge */
+  METRIC_ICE_RESTARTS,           /* ICE restarts (reoffer) taken from tabs */
   METRIC_COUNT_
 } metric_id;
 

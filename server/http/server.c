@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -38,6 +39,8 @@ enum {
   DESTROY_MAX_ITERATIONS = 1000,
   SHUTDOWN_CLOSE_WAIT_MS = 500, /* how long open WebSockets get to finish their close handshake */
 };
+
+#define GLIB_EVLIB_PLUGIN "libwebsockets-evlib_glib.so" /* its SONAME, as lws loaded it */
 
 #define CSP                                                                                     \
   "default-src 'self'; connect-src 'self' wss: ws:; img-src 'self' data:; "                      \
@@ -275,6 +278,15 @@ static bool create_context(http_server *server, GMainLoop *loop, char *err, size
                            "(is the libwebsockets-evlib-glib plugin installed?)");
     return false;
   }
+  /* lws_context_destroy dlcloses the glib plugin, but the GMainContext may still hold a
+   * reference to one of its GSources (stop_now runs from a dispatch, whose list of ready
+   * sources is released afterwards): the last unref then reads the unmapped GSourceFuncs and
+   * crashes. Pin the plugin in memory for the life of the process. */
+  void *plugin = dlopen(GLIB_EVLIB_PLUGIN, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  if (plugin)
+    dlclose(plugin);
+  else
+    log_warn("http", NULL, NULL, "could not pin %s in memory", GLIB_EVLIB_PLUGIN);
   return true;
 }
 

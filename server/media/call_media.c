@@ -254,6 +254,25 @@ static void step_send_dtmf(call_media *media, void *arg) {
   dtmf_sender_queue(media, d->digits, d->duration_ms);
 }
 
+typedef struct restart_args {
+  char local_ufrag[8], local_pwd[32];
+  char *remote_ufrag, *remote_pwd;
+} restart_args;
+
+static void free_restart_args(void *data) {
+  restart_args *r = data;
+  g_free(r->remote_ufrag);
+  g_free(r->remote_pwd);
+  OPENSSL_cleanse(r, sizeof *r);
+  g_free(r);
+}
+
+static void step_restart_ice(call_media *media, void *arg) {
+  restart_args *r = arg;
+  if (!ice_leg_restart(media, r->local_ufrag, r->local_pwd, r->remote_ufrag, r->remote_pwd))
+    media_fail(media, "ice_failed");
+}
+
 /* ---- the public functions (control thread) ---- */
 
 static void random_token(char *out, size_t len) {
@@ -331,6 +350,21 @@ const char *call_media_set_webrtc_remote(call_media *media, const webrtc_remote 
                      g_strdup(remote->fingerprint_alg), g_strdup(remote->fingerprint), client};
   post(media, step_set_remote, r, free_remote_args);
   return client ? "active" : "passive";
+}
+
+/* media->local is a control field: the worker read it once in step_start, which ran before the
+ * media could connect, so rewriting it here races with nothing. The worker gets its own copy. */
+const webrtc_local *call_media_restart_ice(call_media *media, const char *remote_ufrag,
+                                           const char *remote_pwd) {
+  random_token(media->local.ice_ufrag, 4);
+  random_token(media->local.ice_pwd, sizeof media->local.ice_pwd - 8);
+  restart_args *r = g_new0(restart_args, 1);
+  g_strlcpy(r->local_ufrag, media->local.ice_ufrag, sizeof r->local_ufrag);
+  g_strlcpy(r->local_pwd, media->local.ice_pwd, sizeof r->local_pwd);
+  r->remote_ufrag = g_strdup(remote_ufrag);
+  r->remote_pwd = g_strdup(remote_pwd);
+  post(media, step_restart_ice, r, free_restart_args);
+  return &media->local;
 }
 
 void call_media_add_remote_candidate(call_media *media, const char *candidate) {

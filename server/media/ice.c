@@ -11,6 +11,7 @@
  * public_ip in place of the local address (same port, same family only). The browser's checks
  * then reach public_ip:port, the NAT forwards them to our socket, and libnice answers from it.
  * The private address is not announced: behind such a NAT the browser cannot reach it.
+ * ICE restart (ice_leg_restart): new credentials both ways on the same agent and sockets.
  * Received datagrams are demultiplexed here (RFC 7983): DTLS to dtls.c, RTP/RTCP to bridge.c
  * (STUN never reaches us: libnice consumes it).
  *
@@ -161,6 +162,25 @@ void ice_leg_set_remote_credentials(call_media *media, const char *ufrag, const 
   ice_leg *leg = &media->ice;
   if (leg->agent && ufrag && pwd)
     nice_agent_set_remote_credentials(leg->agent, leg->stream_id, ufrag, pwd);
+}
+
+/* The browser restarted ICE (RFC 8445 9): libnice drops the remote candidates and checks of the
+ * old generation but keeps the selected pair until a new one is nominated, so packets (DTLS,
+ * SRTP) keep flowing meanwhile. Our host sockets stay the same: the local candidates are kept
+ * and trickled again (the browser forgot them with its old generation), then end-of-candidates. */
+bool ice_leg_restart(call_media *media, const char *local_ufrag, const char *local_pwd,
+                     const char *remote_ufrag, const char *remote_pwd) {
+  ice_leg *leg = &media->ice;
+  if (!leg->agent || leg->failed) return false;
+  if (!nice_agent_restart_stream(leg->agent, leg->stream_id)) return false;
+  nice_agent_set_local_credentials(leg->agent, leg->stream_id, local_ufrag, local_pwd);
+  nice_agent_set_remote_credentials(leg->agent, leg->stream_id, remote_ufrag, remote_pwd);
+  log_info("media", media->subject, NULL, "ICE restart: new credentials on both sides");
+  GSList *locals = nice_agent_get_local_candidates(leg->agent, leg->stream_id, ICE_COMPONENT);
+  for (GSList *l = locals; l; l = l->next) on_new_candidate(leg->agent, l->data, media);
+  g_slist_free_full(locals, (GDestroyNotify)nice_candidate_free);
+  media_emit(media, MEDIA_EVENT_LOCAL_CANDIDATE, NULL, NULL, NULL);
+  return true;
 }
 
 void ice_leg_add_remote_candidate(call_media *media, const char *line) {

@@ -102,6 +102,14 @@ const webrtc_local *call_media_webrtc_local(const call_media *media);
 /* Our DTLS role follows from the browser's setup: actpass/passive -> we are active (client),
  * active -> we are passive (server). Returns "active" or "passive" for our a=setup. */
 const char *call_media_set_webrtc_remote(call_media *media, const webrtc_remote *remote);
+/* ICE restart asked for by the browser (its new ufrag/pwd): picks new local credentials and
+ * returns them (valid until the next restart or call_media_free), restarts the agent's stream
+ * on the worker and trickles our candidates again (MEDIA_EVENT_LOCAL_CANDIDATE, then NULL). The
+ * DTLS association and SRTP contexts are kept (same certificates), so no new handshake. Only
+ * for a call whose media is connected (the worker has started the agent). A failure on the
+ * worker ends the call with MEDIA_EVENT_FAILED "ice_failed". */
+const webrtc_local *call_media_restart_ice(call_media *media, const char *remote_ufrag,
+                                           const char *remote_pwd);
 /* "candidate:..." with or without "a=", or NULL = end of candidates. Bad lines are ignored. */
 void call_media_add_remote_candidate(call_media *media, const char *candidate);
 

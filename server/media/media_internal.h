@@ -221,6 +221,10 @@ void call_media_unref(call_media *media);
 bool ice_leg_start(call_media *media);
 void ice_leg_set_remote_credentials(call_media *media, const char *ufrag, const char *pwd);
 void ice_leg_add_remote_candidate(call_media *media, const char *line);
+/* ICE restart with new local and remote credentials; DTLS and SRTP go on over the new pair.
+ * Re-trickles the local candidates. false when the leg has no agent or already failed. */
+bool ice_leg_restart(call_media *media, const char *local_ufrag, const char *local_pwd,
+                     const char *remote_ufrag, const char *remote_pwd);
 bool ice_leg_send(call_media *media, const uint8_t *data, size_t len);
 void ice_leg_stop(call_media *media);
 

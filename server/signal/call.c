@@ -39,6 +39,8 @@ struct call {
   sdp_session *sip_sdp;    /* inbound: the far end's offer */
   char *browser_offer_text;/* inbound: the offer we sent to the tabs */
   char *applied_sip_answer;/* outbound: SIP SDP already translated for the tab */
+  char *tab_answer_text;   /* outbound/echo: the last answer SDP we sent to the tab (ICE restart) */
+  sdp_session *restart_sdp;/* the tab's last ICE-restart offer (its current credentials), or NULL */
   sdp_codec_choice codec;
   bool answered;
   bool media_connected;
@@ -104,6 +106,9 @@ void call_free(call *c) {
   g_free(c->sip_sdp);
   g_free(c->browser_offer_text);
   g_free(c->applied_sip_answer);
+  g_free(c->tab_answer_text);
+  if (c->restart_sdp) sdp_session_clear(c->restart_sdp);
+  g_free(c->restart_sdp);
   g_free(c->srtp_profile);
   call_sdes_clear(&c->sdes);
   g_free(c->transfer_replaces);
@@ -444,6 +449,8 @@ static void on_sip_answer_sdp(call *c, const char *sdp_text, bool final) {
   g_free(plain);
   g_free(c->applied_sip_answer);
   c->applied_sip_answer = g_strdup(sdp_text);
+  g_free(c->tab_answer_text);
+  c->tab_answer_text = g_strdup(browser_answer);
   if (final) {
     send_answered(c, browser_answer);
   } else {
@@ -706,6 +713,8 @@ static void start_echo(call *c, session *s, const json_t *request) {
   apply_codec_choice(c, &choice);
   c->answered = true;
   log_info("call", c->subject, NULL, "echo test answered (%s)", choice.name);
+  g_free(c->tab_answer_text);
+  c->tab_answer_text = g_strdup(answer);
   send_answered(c, answer);
   free(answer);
 }
@@ -1126,6 +1135,89 @@ void call_on_transfer(call *c, session *s, const json_t *request) {
 }
 
 /* ---- resume: a tab reconnects -------------------------------------------------------------- */
+
+/* ---- ICE restart (reoffer -> reanswer) ------------------------------------------------------ */
+
+/* Our last SDP to the tab as an answer with new ICE credentials: ufrag/pwd replaced, a=setup
+ * pinned to the DTLS role already in use (an offer of ours said actpass), candidates of the old
+ * generation dropped (they trickle again), o= version bumped. Codecs and mid stay as negotiated. */
+static char *restart_answer(call *c, const char *ours, const webrtc_local *local) {
+  GString *out = g_string_new(NULL);
+  char **lines = g_strsplit(ours, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    char *line = g_strchomp(*l);
+    if (!*line) continue;
+    if (g_str_has_prefix(line, "a=candidate:") || strcmp(line, "a=end-of-candidates") == 0)
+      continue;
+    if (g_str_has_prefix(line, "a=ice-ufrag:"))
+      g_string_append_printf(out, "a=ice-ufrag:%s\r\n", local->ice_ufrag);
+    else if (g_str_has_prefix(line, "a=ice-pwd:"))
+      g_string_append_printf(out, "a=ice-pwd:%s\r\n", local->ice_pwd);
+    else if (g_str_has_prefix(line, "a=setup:"))
+      g_string_append_printf(out, "a=setup:%s\r\n", c->our_setup ? c->our_setup : "active");
+    else if (g_str_has_prefix(line, "o=")) {
+      char **f = g_strsplit(line, " ", -1);
+      if (g_strv_length(f) == 6)
+        g_string_append_printf(out, "%s %s %u %s %s %s\r\n", f[0], f[1], ++c->sdp_version, f[3],
+                               f[4], f[5]);
+      else
+        g_string_append_printf(out, "%s\r\n", line);
+      g_strfreev(f);
+    } else
+      g_string_append_printf(out, "%s\r\n", line);
+  }
+  g_strfreev(lines);
+  return g_string_free(out, FALSE);
+}
+
+/* Why the tab's ICE-restart offer cannot be taken (NULL = it can). */
+static const char *reoffer_problem(const call *c, const sdp_media *now, const sdp_media *offer) {
+  if (!offer) return "the offer has no audio";
+  if (!offer->ice_ufrag[0] || !offer->ice_pwd[0]) return "the offer has no ICE credentials";
+  if (strcmp(offer->ice_ufrag, now->ice_ufrag) == 0 || strcmp(offer->ice_pwd, now->ice_pwd) == 0)
+    return "an ICE restart needs a new ice-ufrag and ice-pwd";
+  if (g_ascii_strcasecmp(offer->fingerprint_alg, now->fingerprint_alg) != 0 ||
+      g_ascii_strcasecmp(offer->fingerprint, now->fingerprint) != 0)
+    return "the DTLS fingerprint changed (a new DTLS session is not supported mid-call)";
+  (void)c;
+  return NULL;
+}
+
+void call_on_reoffer(call *c, session *s, const json_t *request) {
+  const char *ours = c->direction == CALL_INCOMING ? c->browser_offer_text : c->tab_answer_text;
+  if (c->owner != s || !c->media || !c->media_connected || !ours || !c->browser_sdp) {
+    send_error(s, request, PROTO_ERR_NOT_CONNECTED,
+               "an ICE restart needs a call whose media is connected");
+    return;
+  }
+  char err[256];
+  sdp_session *offer = parse_sdp(protocol_string(request, "sdp"), err, sizeof err);
+  const sdp_media *now = sdp_audio(c->restart_sdp ? c->restart_sdp : c->browser_sdp);
+  const char *problem = offer ? reoffer_problem(c, now, sdp_audio(offer)) : err;
+  if (problem) {
+    log_info("call", c->subject, NULL, "ICE restart refused: %s", problem);
+    send_error(s, request, PROTO_ERR_BAD_REOFFER, problem);
+    if (offer) sdp_session_clear(offer);
+    g_free(offer);
+    return;
+  }
+  const sdp_media *audio = sdp_audio(offer);
+  const webrtc_local *local = call_media_restart_ice(c->media, audio->ice_ufrag, audio->ice_pwd);
+  for (size_t i = 0; i < audio->candidate_count; i++)
+    call_media_add_remote_candidate(c->media, audio->candidates[i]);
+  if (audio->end_of_candidates) call_media_add_remote_candidate(c->media, NULL);
+  if (c->restart_sdp) sdp_session_clear(c->restart_sdp);
+  g_free(c->restart_sdp);
+  c->restart_sdp = offer;
+  char *answer = restart_answer(c, ours, local);
+  metrics_inc(METRIC_ICE_RESTARTS);
+  log_info("call", c->subject, NULL, "ICE restart by the tab: new credentials, DTLS goes on");
+  json_t *msg = json_pack("{s:s, s:s}", "type", "reanswer", "sdp", answer);
+  json_t *id = json_object_get(request, "id");
+  if (id) json_object_set(msg, "id", id);
+  send_to_tab(c->owner, c->id, msg);
+  g_free(answer);
+}
 
 const char *call_id(const call *c) { return c->id; }
 

@@ -47,6 +47,11 @@ void call_on_dtmf(call *c, session *s, const json_t *request);
 void call_on_hold(call *c, session *s, const json_t *request);
 void call_on_resume(call *c, session *s, const json_t *request);
 void call_on_transfer(call *c, session *s, const json_t *request);
+/* reoffer: the tab restarts ICE (new ufrag/pwd, same fingerprint). Media restarts its agent
+ * with new local credentials; `reanswer` carries them (our last SDP to the tab with the new
+ * ufrag/pwd), our candidates follow as `candidate`. DTLS, SRTP and the SIP leg are untouched.
+ * Refused with call_not_connected / bad_reoffer (the call goes on). */
+void call_on_reoffer(call *c, session *s, const json_t *request);
 
 /* s is going away: a call it owns is hung up; a call ringing on it stops ringing there. */
 void call_session_closed(call *c, session *s);

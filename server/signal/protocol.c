@@ -209,6 +209,11 @@ static const field_spec TRANSFER[] = {
     CALL_ID_FIELD("replaces", false),
     END,
 };
+static const field_spec REOFFER[] = {
+    CALL_ID_FIELD("call_id", true),
+    STR("sdp", true, 1, MAX_SDP, NULL),
+    END,
+};
 static const field_spec NO_FIELDS[] = {END};
 
 typedef bool (*cross_rule)(const json_t *message, protocol_error *err);
@@ -239,6 +244,7 @@ static const message_spec MESSAGES[MSG_TYPE_COUNT] = {
     [MSG_TRANSFER] = {"transfer", TRANSFER, transfer_rule},
     [MSG_PING] = {"ping", NO_FIELDS, NULL},
     [MSG_PONG] = {"pong", NO_FIELDS, NULL},
+    [MSG_REOFFER] = {"reoffer", REOFFER, NULL},
 };
 
 const char *message_type_name(message_type type) {

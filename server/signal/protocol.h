@@ -28,6 +28,7 @@ typedef enum {
   MSG_TRANSFER,
   MSG_PING,
   MSG_PONG,
+  MSG_REOFFER, /* ICE restart offer from the tab (docs/protocol.md "ICE restart") */
   MSG_TYPE_COUNT
 } message_type;
 
@@ -54,6 +55,9 @@ const char *message_type_name(message_type type); /* "login", ... */
 #define PROTO_ERR_TOO_MANY        "too_many"          /* per-session limit reached */
 #define PROTO_ERR_NOT_IMPLEMENTED "not_implemented"   /* contract message this build cannot do yet */
 #define PROTO_ERR_SHUTTING_DOWN   "server_shutting_down" /* SIGTERM drain: no new logins/calls */
+#define PROTO_ERR_NOT_CONNECTED   "call_not_connected" /* reoffer before the media connected */
+#define PROTO_ERR_BAD_REOFFER     "bad_reoffer"      /* reoffer SDP: unreadable, same ICE
+                                                        credentials or another fingerprint */
 #define PROTO_ERR_INTERNAL        "internal_error"
 
 typedef struct protocol_error {

@@ -865,6 +865,7 @@ static void handle_candidate(session *s, json_t *request) {
 static void handle_hold(session *s, json_t *r) { dispatch_to_call(s, r, call_on_hold); }
 static void handle_resume(session *s, json_t *r) { dispatch_to_call(s, r, call_on_resume); }
 static void handle_transfer(session *s, json_t *r) { dispatch_to_call(s, r, call_on_transfer); }
+static void handle_reoffer(session *s, json_t *r) { dispatch_to_call(s, r, call_on_reoffer); }
 
 typedef void (*message_handler)(session *s, json_t *request);
 
@@ -876,6 +877,7 @@ static const message_handler handlers[MSG_TYPE_COUNT] = {
     [MSG_DTMF] = handle_dtmf,             [MSG_HOLD] = handle_hold,
     [MSG_RESUME] = handle_resume,         [MSG_TRANSFER] = handle_transfer,
     [MSG_PING] = handle_ping,             [MSG_PONG] = handle_pong,
+    [MSG_REOFFER] = handle_reoffer,
 };
 
 /* [server] message_rate: a tab over its budget gets rate_limited (counted as abuse, so a tab

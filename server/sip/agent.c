@@ -25,9 +25,10 @@
  * incoming requests: an INVITE goes to call.c (sip_call_incoming), anything else gets 480.
  *
  * nua-wide call settings (every call handle inherits them, incoming ones included): sofia's SDP
- * engine (soa) is off, so our SDP passes verbatim; no automatic 180/200, automatic ACK; UPDATE is
- * and REFER are answered by us (NUTAG_APPL_METHOD), not by sofia (which would accept any REFER with
- * 202 by itself); Supported lists "timer" (unless [sip] session_expires = 0) and "100rel";
+ * engine (soa) is off, so our SDP passes verbatim; no automatic 180/200, automatic ACK; UPDATE,
+ * REFER and OPTIONS are answered by us (NUTAG_APPL_METHOD), not by sofia (which would accept any
+ * REFER with 202 and answer any OPTIONS, a scanner's too, with 200 by itself: see on_options);
+ * Supported lists "timer" (unless [sip] session_expires = 0) and "100rel";
  * session timer values come from [sip] session_expires / min_se (call.c says how the timer and
  * PRACK paths are kept away from sofia-sip 1.12.11's assertions).
  */
@@ -82,7 +83,7 @@ struct sip_agent {
   GSource *phase_timer;   /* end of phase 1 */
   GSource *deadline;      /* shutdown_timeout */
 
-  char *private_dir;      /* 0700 temp dir: TLS agent.pem + cafile.pem, resolv.conf */
+  char *private_dir;      /* 0700 temp dir: TLS agent.pem + cafile.pem, resolv.conf; or NULL */
   GSource *keepalive_timer; /* UDP keepalive OPTIONS, every [sip] keepalive_seconds */
   GPtrArray *keepalives;    /* nua_handle_t* of keepalive OPTIONS awaiting their answer */
   bool tls;               /* a TLS transport exists */
@@ -499,10 +500,32 @@ static bool is_scanner(const sip_t *sip) {
   return sip->sip_user_agent && sip_screen_is_scanner(sip->sip_user_agent->g_string);
 }
 
+/* OPTIONS is ours (NUTAG_APPL_METHOD): sofia would answer every one 200 by itself, scanners
+ * included (SIPVicious svmap probes with OPTIONS), so they would learn we are here before any
+ * screening. Scanners get the same 403 as their INVITEs; anyone else (a registrar's keepalive, a
+ * PBX's qualify, an in-dialog ping) 200, to which nua adds Allow and Supported. */
+static void on_options(sip_agent *agent, nua_handle_t *nh, bool owned, const sip_t *sip) {
+  if (sip && is_scanner(sip)) {
+    log_debug("sip", NULL, NULL, "403 to scanner OPTIONS (User-Agent %.64s)",
+              sip->sip_user_agent->g_string);
+    metrics_inc(METRIC_SIP_SCANNER_REFUSED);
+    nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(agent->nua), TAG_END());
+  } else {
+    nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(agent->nua),
+                SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
+  }
+  if (!owned) nua_handle_destroy(nh);
+}
+
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
                          nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
                          sip_t const *sip, tagi_t tags[]) {
   sip_agent *agent = magic;
+  if (event == nua_i_options && nh) {
+    on_options(agent, nh, hmagic || g_ptr_array_find(agent->adopted_calls, nh, NULL) ||
+                              g_ptr_array_find(agent->adopted, nh, NULL), sip);
+    return;
+  }
   if (event == nua_r_shutdown) {
     log_debug("sip", NULL, NULL, "nua shutdown %d %s", status, phrase);
     if (status >= 200) {
@@ -750,7 +773,7 @@ static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
                           NUTAG_AUTOACK(1),
                           NUTAG_ENABLEINVITE(1),
                           NUTAG_EARLY_MEDIA(0),
-                          NUTAG_APPL_METHOD("UPDATE, REFER"),
+                          NUTAG_APPL_METHOD("UPDATE, REFER, OPTIONS"),
                           NUTAG_UPDATE_REFRESH(1),
                           /* RFC 4028 and 3262 (H3): see call.c ("session timer", "100rel"). */
                           NUTAG_SESSION_TIMER((unsigned)cfg->session_expires),
@@ -781,8 +804,10 @@ sip_agent *sip_agent_new(const config *cfg, GMainContext *context, char *err, si
   agent->adopted = g_ptr_array_new();
   agent->adopted_calls = g_ptr_array_new();
   agent->keepalives = g_ptr_array_new();
-  agent->private_dir = g_dir_make_tmp("tabphone-sip-XXXXXX", NULL);
-  if (!agent->private_dir) {
+  /* Only when sofia must read files (TLS material, resolver configuration). */
+  if (tls_wanted(cfg) || cfg->dns_server.host)
+    agent->private_dir = g_dir_make_tmp("tabphone-sip-XXXXXX", NULL);
+  if ((tls_wanted(cfg) || cfg->dns_server.host) && !agent->private_dir) {
     snprintf(err, err_len, "sip: cannot create a private temporary directory: %s",
              g_strerror(errno));
     agent->nua_shutdown_done = true;

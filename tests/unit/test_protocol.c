@@ -67,6 +67,7 @@ static const minimal_case MINIMAL[] = {
     {MSG_TRANSFER, "{\"type\":\"transfer\",\"call_id\":\"c1\",\"to\":\"sip:carol@example.com\"}"},
     {MSG_PING, "{\"type\":\"ping\"}"},
     {MSG_PONG, "{\"type\":\"pong\"}"},
+    {MSG_REOFFER, "{\"type\":\"reoffer\",\"call_id\":\"c1\",\"sdp\":\"v=0\\r\\n\"}"},
 };
 
 static void test_minimal_message_is_accepted(gconstpointer data) {

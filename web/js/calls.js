@@ -48,6 +48,8 @@ const DTMF_DIGITS = /^[0-9*#A-D]{1,64}$/;
 // re-INVITE itself; this only covers a server that never answers).
 const HOLD_TIMEOUT_MS = 10_000;
 const RECONNECTING_NOTE = 'Reconnecting to the server… the call goes on.';
+// ICE failed/disconnected this long while the call is up: restart ICE (brief glitches recover).
+const ICE_TROUBLE_MS = 3000;
 
 function newCallId() {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
@@ -100,6 +102,9 @@ export class Call {
     this.holdWaiters = []; // resolve(ok) of hold()/resume() promises
     this.transfer = null; // {pending: true, code, reason} while a transfer (REFER) runs
     this.reconnecting = false; // the signaling link dropped; the server keeps the call for a resume
+    this.iceRestart = ''; // id of our `reoffer` while the server's `reanswer` is due
+    this.iceRestarts = 0; // ICE restarts done (reanswer applied)
+    this.iceTrouble = null; // timer: ICE failed/disconnected for a while -> restart ICE
     this.ops = Promise.resolve();
   }
 
@@ -141,6 +146,7 @@ export class CallManager extends EventTarget {
     on('hangup', this.onHangup);
     on('error', this.onError);
     on('call_state', this.onCallState);
+    on('reanswer', this.onReanswer);
     // A lost connection: the server keeps this tab's calls for its grace period and the session
     // resumes them (the RTCPeerConnections never stopped: media usually flows on meanwhile).
     // Without a resume token (an old server, or resume off) the calls are over.
@@ -424,8 +430,10 @@ export class CallManager extends EventTarget {
     if (msg.encryption && typeof msg.encryption === 'object') call.encryption = msg.encryption;
     const state = msg.state;
     if (state === 'resumed') {
-      // Where the call stands after a reconnect (the server's view wins).
+      // Where the call stands after a reconnect (the server's view wins). Our address may have
+      // changed with the network (that is often why the link dropped): restart ICE.
       call.reconnecting = false;
+      if (call.state === CallState.CONNECTED) this.restartIce(call);
       if (typeof msg.local_hold === 'boolean') call.localHold = msg.local_hold;
       if (typeof msg.remote_hold === 'boolean') call.remoteHold = msg.remote_hold;
       if (typeof msg.codec === 'string') call.codec = msg.codec;
@@ -467,6 +475,47 @@ export class CallManager extends EventTarget {
       return;
     }
     if ((msg.code === 180 || msg.code === 183) && call.state === CallState.CALLING) this.setState(call, CallState.RINGING);
+  }
+
+  // ICE restart (docs/protocol.md "ICE restart"): a new offer with new ICE credentials goes out
+  // as `reoffer`; the server's `reanswer` carries its new ones, candidates trickle both ways.
+  // DTLS and SRTP go on (same certificates), so audio resumes as soon as a new pair works.
+  restartIce(call = this.active) {
+    if (!call || call.ended || !call.pc || call.state !== CallState.CONNECTED || call.iceRestart) return false;
+    if (call.direction === 'in' && !call.answerSent) return false;
+    call.iceRestart = this.nextRequestId('r');
+    this.run(call, async () => {
+      const pc = call.pc;
+      call.sdpSent = false; // the new generation's candidates wait for the reoffer
+      await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+      if (!this.signaling.send({ type: 'reoffer', id: call.iceRestart, call_id: call.id, sdp: pc.localDescription.sdp })) {
+        call.iceRestart = '';
+        await pc.setLocalDescription({ type: 'rollback' });
+      }
+      call.sdpSent = true;
+      this.flushLocalCandidates(call);
+    });
+    return true;
+  }
+
+  onReanswer(msg) {
+    const call = this.calls.get(msg.call_id);
+    if (!call || !call.iceRestart) return;
+    const sdp = typeof msg.sdp === 'string' ? msg.sdp : '';
+    this.run(call, async () => {
+      if (call.pc.signalingState === 'have-local-offer') await this.applyRemote(call, 'answer', sdp);
+      call.iceRestart = '';
+      call.iceRestarts += 1;
+      this.changed(call);
+    });
+  }
+
+  // The server refused our reoffer: back to the description in use; the call goes on.
+  abandonIceRestart(call) {
+    call.iceRestart = '';
+    this.run(call, async () => {
+      if (call.pc.signalingState === 'have-local-offer') await call.pc.setLocalDescription({ type: 'rollback' });
+    });
   }
 
   onAnswered(msg) {
@@ -554,6 +603,10 @@ export class CallManager extends EventTarget {
       if (what === 'h' && call.holdPending) {
         call.note = `${call.holdPending === 'hold' ? 'The call could not be put on hold' : 'The call could not be resumed'}: ${words}`;
         this.settleHold(call, false);
+      } else if (what === 'r' && msg.id === call.iceRestart) {
+        console.warn('call', call.id, 'ICE restart refused:', msg.code, msg.message);
+        this.abandonIceRestart(call);
+        return;
       } else if (what === 't' && call.transfer) {
         call.note = `The call was not transferred: ${words}`;
         call.transfer = null;
@@ -601,6 +654,21 @@ export class CallManager extends EventTarget {
     pc.addEventListener('connectionstatechange', () => {
       call.mediaState = pc.connectionState;
       this.changed(call);
+    });
+    // ICE lost its path (a new network, a sleeping laptop) for longer than a brief glitch while
+    // the call is up: restart ICE instead of waiting for the server's RTP timeout.
+    pc.addEventListener('iceconnectionstatechange', () => {
+      const bad = pc.iceConnectionState === 'failed' || pc.iceConnectionState === 'disconnected';
+      if (!bad) {
+        clearTimeout(call.iceTrouble);
+        call.iceTrouble = null;
+      } else if (!call.iceTrouble) {
+        call.iceTrouble = setTimeout(() => {
+          call.iceTrouble = null;
+          const still = pc.iceConnectionState === 'failed' || pc.iceConnectionState === 'disconnected';
+          if (still && !call.reconnecting) this.restartIce(call);
+        }, ICE_TROUBLE_MS);
+      }
     });
     return pc;
   }
@@ -661,6 +729,7 @@ export class CallManager extends EventTarget {
   }
 
   cleanup(call) {
+    clearTimeout(call.iceTrouble);
     stopStream(call.localStream);
     if (call.pc) call.pc.close();
   }

@@ -1171,7 +1171,7 @@ static char *restart_answer(call *c, const char *ours, const webrtc_local *local
 }
 
 /* Why the tab's ICE-restart offer cannot be taken (NULL = it can). */
-static const char *reoffer_problem(const call *c, const sdp_media *now, const sdp_media *offer) {
+static const char *reoffer_problem(const sdp_media *now, const sdp_media *offer) {
   if (!offer) return "the offer has no audio";
   if (!offer->ice_ufrag[0] || !offer->ice_pwd[0]) return "the offer has no ICE credentials";
   if (strcmp(offer->ice_ufrag, now->ice_ufrag) == 0 || strcmp(offer->ice_pwd, now->ice_pwd) == 0)
@@ -1179,7 +1179,6 @@ static const char *reoffer_problem(const call *c, const sdp_media *now, const sd
   if (g_ascii_strcasecmp(offer->fingerprint_alg, now->fingerprint_alg) != 0 ||
       g_ascii_strcasecmp(offer->fingerprint, now->fingerprint) != 0)
     return "the DTLS fingerprint changed (a new DTLS session is not supported mid-call)";
-  (void)c;
   return NULL;
 }
 
@@ -1193,7 +1192,7 @@ void call_on_reoffer(call *c, session *s, const json_t *request) {
   char err[256];
   sdp_session *offer = parse_sdp(protocol_string(request, "sdp"), err, sizeof err);
   const sdp_media *now = sdp_audio(c->restart_sdp ? c->restart_sdp : c->browser_sdp);
-  const char *problem = offer ? reoffer_problem(c, now, sdp_audio(offer)) : err;
+  const char *problem = offer ? reoffer_problem(now, sdp_audio(offer)) : err;
   if (problem) {
     log_info("call", c->subject, NULL, "ICE restart refused: %s", problem);
     send_error(s, request, PROTO_ERR_BAD_REOFFER, problem);

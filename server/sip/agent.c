@@ -22,7 +22,8 @@
  *
  * Event routing: every handle's magic is a sip_handle_owner (see sip_internal.h); handles with no
  * owner are either adopted (un-REGISTERs and ending calls that the agent finishes itself) or new
- * incoming requests: an INVITE goes to call.c (sip_call_incoming), anything else gets 480.
+ * incoming requests: an INVITE goes to call.c (sip_call_incoming), an OPTIONS (any handle's) to
+ * on_options, anything else gets 480.
  *
  * nua-wide call settings (every call handle inherits them, incoming ones included): sofia's SDP
  * engine (soa) is off, so our SDP passes verbatim; no automatic 180/200, automatic ACK; UPDATE,

@@ -26,11 +26,16 @@ function sipRequest(method, user, ua, port, srv, n) {
     `User-Agent: ${ua}`, 'Content-Length: 0', '', ''].join('\r\n');
 }
 
-/** A GET that never fails the test: the server may close the connection mid-request. */
+/** A GET that never fails the test (the server may close the connection mid-request);
+ * resolves true when a response came. */
 function looseGet(url) {
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: false }, (res) => { res.resume(); res.on('end', resolve); res.on('error', resolve); });
-    req.on('error', resolve);
+    const req = http.get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(true));
+      res.on('error', () => resolve(false));
+    });
+    req.on('error', () => resolve(false));
   });
 }
 
@@ -38,6 +43,7 @@ test(`SIGTERM amid scanner probes and HTTP requests: exit 0, no sanitizer report
   for (let round = 0; round < ROUNDS; round++) {
     const srv = await startServer({ config: { sip: { direct_account: 'no' } } });
     const sock = dgram.createSocket('udp4');
+    let stopped = false;
     try {
       await new Promise((r) => sock.bind(0, '127.0.0.1', r));
       const port = sock.address().port;
@@ -49,8 +55,7 @@ test(`SIGTERM amid scanner probes and HTTP requests: exit 0, no sanitizer report
       sock.send(sipRequest('OPTIONS', '100', 'friendly-scanner', port, srv, `${round}c`), srv.sipPort, '127.0.0.1');
       for (let i = 0; i < 40 && answers < 3; i++) await sleep(25);
       // Requests keep coming until the server has exited, so lws sockets are busy at the signal.
-      let stopped = false;
-      const hammer = async () => { while (!stopped) await looseGet(`${srv.httpUrl}/metrics`); };
+      const hammer = async () => { while (!stopped && await looseGet(`${srv.httpUrl}/metrics`)); };
       const gets = Array.from({ length: 4 }, hammer);
       await sleep(5 + (round % 4) * 3);
       const { code, signal } = await srv.stop('SIGTERM');
@@ -59,6 +64,7 @@ test(`SIGTERM amid scanner probes and HTTP requests: exit 0, no sanitizer report
       assert.equal(code, 0, srv.logs().slice(-3000));
       await Promise.all(gets);
     } finally {
+      stopped = true;
       sock.close();
       await srv.stop();
     }

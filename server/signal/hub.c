@@ -180,7 +180,9 @@ enum { TRIM_AFTER_MS = 2000 };
 static gboolean trim_memory(gpointer data) {
   hub *h = data;
   h->trim_source = 0;
-  malloc_trim(0);
+  int released = malloc_trim(0);
+  log_debug("call", NULL, NULL, "no call for %d s: free memory %s to the system",
+            TRIM_AFTER_MS / 1000, released ? "returned" : "already returned");
   return G_SOURCE_REMOVE;
 }
 #endif

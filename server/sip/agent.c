@@ -503,13 +503,16 @@ static bool is_scanner(const sip_t *sip) {
 
 /* OPTIONS is ours (NUTAG_APPL_METHOD): sofia would answer every one 200 by itself, scanners
  * included (SIPVicious svmap probes with OPTIONS), so they would learn we are here before any
- * screening. Scanners get the same 403 as their INVITEs; anyone else (a registrar's keepalive, a
- * PBX's qualify, an in-dialog ping) 200, to which nua adds Allow and Supported. */
+ * screening. Scanners get the same 403 as their INVITEs, and so does an OPTIONS for a trunk from
+ * outside its trusted_sources; anyone else (a registrar's keepalive, a PBX's qualify, an
+ * in-dialog ping) 200, to which nua adds Allow and Supported. */
 static void on_options(sip_agent *agent, nua_handle_t *nh, bool owned, const sip_t *sip) {
   if (sip && is_scanner(sip)) {
     log_debug("sip", NULL, NULL, "403 to scanner OPTIONS (User-Agent %.64s)",
               sip->sip_user_agent->g_string);
     metrics_inc(METRIC_SIP_SCANNER_REFUSED);
+    nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(agent->nua), TAG_END());
+  } else if (!owned && sip && !sip_call_options_trusted(agent, sip)) {
     nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(agent->nua), TAG_END());
   } else {
     nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(agent->nua),

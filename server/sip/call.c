@@ -750,9 +750,10 @@ static void refuse(nua_handle_t *nh, int status, const char *phrase) {
   nua_handle_destroy(nh);
 }
 
-/* [account] trusted_sources: a trunk authenticated by address takes INVITEs only from its
- * provider's networks; anyone else could otherwise call out through it (toll fraud). */
-static bool from_trusted_source(sip_agent *agent, const config_account *account) {
+/* [account] trusted_sources: a trunk authenticated by address takes INVITEs (and OPTIONS) only
+ * from its provider's networks; anyone else could otherwise call out through it (toll fraud). */
+static bool from_trusted_source(sip_agent *agent, const config_account *account,
+                                const char *method) {
   if (!account->trusted_sources || !account->trusted_sources[0]) return true;
   struct sockaddr_storage source;
   char peer[80], ip[INET6_ADDRSTRLEN] = "";
@@ -762,9 +763,15 @@ static bool from_trusted_source(sip_agent *agent, const config_account *account)
   else
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&source)->sin6_addr, ip, sizeof ip);
   if (sip_screen_source_allowed(account->trusted_sources, ip)) return true;
-  log_warn("sip", account->name, peer, "INVITE refused (403): source not in trusted_sources");
+  log_warn("sip", account->name, peer, "%s refused (403): source not in trusted_sources", method);
   metrics_inc(METRIC_SIP_UNTRUSTED_SOURCE);
   return false;
+}
+
+bool sip_call_options_trusted(sip_agent *agent, const sip_t *sip) {
+  const config_account *account =
+      sip->sip_request ? match_account(sip_agent_config(agent), sip->sip_request->rq_url) : NULL;
+  return !account || from_trusted_source(agent, account, "OPTIONS");
 }
 
 void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
@@ -779,7 +786,7 @@ void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip) {
     refuse(nh, SIP_404_NOT_FOUND);
     return;
   }
-  if (!from_trusted_source(agent, account)) {
+  if (!from_trusted_source(agent, account, "INVITE")) {
     refuse(nh, SIP_403_FORBIDDEN);
     return;
   }

@@ -87,6 +87,9 @@ bool sip_agent_message_source(sip_agent *agent, struct sockaddr_storage *addr, c
 
 /* An INVITE arrived on a handle nobody owns yet (a new call): call.c takes it from here. */
 void sip_call_incoming(sip_agent *agent, nua_handle_t *nh, const sip_t *sip);
+/* An out-of-dialog OPTIONS for an account with trusted_sources from elsewhere: false (logged and
+ * counted like such an INVITE). True for any other OPTIONS. */
+bool sip_call_options_trusted(sip_agent *agent, const sip_t *sip);
 sip_incoming_handler sip_agent_incoming_handler(sip_agent *agent, void **user_data);
 
 /* The agent is being freed: the registration must forget its nua handle and timers (nua is

@@ -21,5 +21,8 @@ COPY --from=build /install/usr /usr
 COPY scripts/gen-certs /usr/local/bin/tabphone-gen-certs
 WORKDIR /var/lib/tabphone
 RUN tabphone-gen-certs /var/lib/tabphone/certs
-EXPOSE 8443/tcp 5060/udp 5060/tcp
+# SIP over TLS listens on [sip] tls_port (default: the SIP port + 1) when an account uses TLS.
+# The server drains calls for [shutdown] drain_seconds (30) on SIGTERM: stop it with
+# `docker stop -t 60` so Docker's default 10 s does not cut the drain short.
+EXPOSE 8443/tcp 5060/udp 5060/tcp 5061/tcp
 ENTRYPOINT ["/usr/bin/tabphone"]

@@ -434,6 +434,16 @@ const char *call_media_set_webrtc_remote(call_media *media, const webrtc_remote 
   return remote->setup && strcmp(remote->setup, "active") == 0 ? "passive" : "active";
 }
 
+/* An ICE restart hands out new local credentials (different from the old ones, as the real
+ * media layer does), so the reanswer path is exercised. */
+const webrtc_local *call_media_restart_ice(call_media *media, const char *remote_ufrag,
+                                           const char *remote_pwd) {
+  check_str(remote_ufrag);
+  check_str(remote_pwd);
+  media->local.ice_ufrag[0] = media->local.ice_ufrag[0] == 'r' ? 's' : 'r';
+  return &media->local;
+}
+
 void call_media_add_remote_candidate(call_media *media, const char *candidate) {
   (void)media;
   check_str(candidate);

@@ -26,7 +26,7 @@ struct guard {
   rate_limit *messages;    /* per session id */
   GHashTable *call_rates;  /* user name -> rate_limit* (each user has its own budget) */
   rate_limit *invites;     /* inbound INVITEs per account name ([server] invite_rate) */
-  rate_limit *invite_logs; /* one "refused" log line per account per window */
+  rate_limit *invite_logs; /* one "refused" log line per account (or server) per window */
 };
 
 guard *guard_new(const config *cfg) {
@@ -37,10 +37,9 @@ guard *guard_new(const config *cfg) {
   g->messages = rate_limit_new(cfg->message_rate, MESSAGE_WINDOW_SECONDS, NULL, NULL);
   g->call_rates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)rate_limit_free);
-  if (cfg->invite_rate > 0) {
+  if (cfg->invite_rate > 0)
     g->invites = rate_limit_new(cfg->invite_rate, MESSAGE_WINDOW_SECONDS, NULL, NULL);
-    g->invite_logs = rate_limit_new(1, MESSAGE_WINDOW_SECONDS, NULL, NULL);
-  }
+  g->invite_logs = rate_limit_new(1, MESSAGE_WINDOW_SECONDS, NULL, NULL);
   return g;
 }
 
@@ -157,7 +156,18 @@ bool guard_admit_call(guard *g, hub *h, session *s, const json_t *request, const
   return true;
 }
 
-bool guard_admit_inbound(guard *g, const config_account *account, const char *from_uri) {
+bool guard_admit_inbound(guard *g, const config_account *account, const char *from_uri,
+                         size_t calls_now) {
+  if (g->cfg->max_calls > 0 && calls_now >= (size_t)g->cfg->max_calls) {
+    metrics_inc(METRIC_CALLS_REFUSED_LIMIT);
+    /* One line per window, not one per INVITE: a flood must not flood the log too. (The key
+     * starts with a space, which no account name has.) */
+    if (rate_limit_take(g->invite_logs, " max_calls"))
+      log_warn("call", account->name, NULL,
+               "INVITE from %.128s refused (503): server max_calls (%d) reached",
+               from_uri ? from_uri : "?", g->cfg->max_calls);
+    return false;
+  }
   if (!g->invites || rate_limit_take(g->invites, account->name)) return true;
   if (rate_limit_take(g->invite_logs, account->name))
     log_warn("call", account->name, NULL,

@@ -48,10 +48,12 @@ void guard_session_closed(guard *g, const char *session_id);
  * or 503 too_many_calls and the refusal logged. */
 bool guard_admit_call(guard *g, hub *h, session *s, const json_t *request, const char *target);
 
-/* May an inbound INVITE for account go on to ring tabs? False over [server] invite_rate (per
+/* May an inbound INVITE for account go on to ring tabs? False at the server-wide [server]
+ * max_calls (calls_now: calls up right now, both directions) or over [server] invite_rate (per
  * account, per 10 s): the caller answers 503 at once, before any call, SDP or media work, so an
  * INVITE flood costs one response each. The first refusal of a flood is logged (then one line
- * per 10 s at most). */
-bool guard_admit_inbound(guard *g, const config_account *account, const char *from_uri);
+ * per 10 s at most, per account and for max_calls). */
+bool guard_admit_inbound(guard *g, const config_account *account, const char *from_uri,
+                         size_t calls_now);
 
 #endif

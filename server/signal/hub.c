@@ -85,14 +85,7 @@ static bool hub_incoming_call(void *hub_ptr, sip_call *sip, const config_account
     sip_call_reject(sip, 503, "Service Unavailable");
     return false;
   }
-  if (h->cfg->max_calls > 0 && h->calls->len >= (size_t)h->cfg->max_calls) {
-    log_warn("call", NULL, NULL, "INVITE from %s for account %s refused: server max_calls (%d)",
-             from_uri, account->name, h->cfg->max_calls);
-    metrics_inc(METRIC_CALLS_REFUSED_LIMIT);
-    sip_call_reject(sip, 503, "Service Unavailable");
-    return false;
-  }
-  if (!guard_admit_inbound(h->guard, account, from_uri)) { /* [server] invite_rate */
+  if (!guard_admit_inbound(h->guard, account, from_uri, h->calls->len)) { /* limits */
     sip_call_reject(sip, 503, "Service Unavailable");
     return false;
   }

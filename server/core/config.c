@@ -112,6 +112,8 @@ static const key_spec key_specs[] = {
     MED("address", VALUE_OPT_ADDRESS, media_address, 0, 0),
     MED("latch_window_ms", VALUE_INT, latch_window_ms, 0, 60000),
     MED("latch_any_source", VALUE_BOOL, latch_any_source, 0, 0),
+    MED("overload_lag_ms", VALUE_INT, overload_lag_ms, 0, 60000),
+    MED("max_calls", VALUE_INT, media_max_calls, 0, 1000000),
     MED("stun_server", VALUE_OPT_HOSTPORT, stun_server, 0, 0),
     MED("turn_server", VALUE_OPT_HOSTPORT, turn_server, 0, 0),
     MED("turn_user", VALUE_OPT_STRING, turn_user, 0, 0),
@@ -619,6 +621,7 @@ static void set_defaults(config *cfg) {
   cfg->media_workers = 0;
   cfg->rtp_timeout = 30;
   cfg->latch_window_ms = 2000;
+  cfg->overload_lag_ms = 100;
   cfg->port_min = 20000;
   cfg->port_max = 39999;
   cfg->browser_codec = g_strdup("auto");

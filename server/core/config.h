@@ -122,6 +122,8 @@ typedef struct config {
   int rtp_timeout;             /* seconds without RTP from either leg before the call ends */
   int latch_window_ms;         /* RTP source latching allowed this long after media starts */
   bool latch_any_source;       /* latch to any source, not only the SDP's address (NAT) */
+  int overload_lag_ms;         /* refuse new calls while every worker lags more; 0 = off */
+  int media_max_calls;         /* [media] max_calls: refuse new calls at this many; 0 = no limit */
   int port_min, port_max;      /* SIP-side RTP/RTCP pairs come from [port_min, port_max] */
   char *media_address;         /* ICE host candidates + RTP socket address, or NULL = derived */
   config_listen stun_server;   /* host NULL = no STUN server */

@@ -15,6 +15,10 @@
  * [sip] public_ip, which ice.c writes into the host candidates it trickles (1:1 NAT).
  * A config built by hand with zeros (test probes) gets the documented defaults.
  * Calls go to the least-loaded worker.
+ * Overload: every worker runs a LAG_TICK_MS timer that records how late it fires, smoothed
+ * (lag = lag * 7/8 + sample / 8, about a second of memory), in atomics any thread may read.
+ * A new call is refused while every worker lags more than [media] overload_lag_ms (one idle
+ * worker can still take it) or [media] max_calls calls hold media; calls in progress go on.
  *
  * Ownership: the engine owns its workers, the SSL_CTX and the address lists. */
 #include <nice/interfaces.h>
@@ -29,6 +33,31 @@ static gpointer worker_main(gpointer data) {
   g_main_loop_run(worker->loop);
   g_main_context_pop_thread_default(worker->context);
   return NULL;
+}
+
+#define LAG_TICK_MS 100
+
+/* Worker thread: how late did this tick come? The timeout source re-arms LAG_TICK_MS after
+ * each dispatch, so the expected time is the previous tick + LAG_TICK_MS. */
+static gboolean lag_tick(gpointer data) {
+  media_worker *w = data;
+  gint64 now = g_get_monotonic_time();
+  gint64 late = now - atomic_load(&w->last_tick_us) - LAG_TICK_MS * 1000;
+  if (late < 0) late = 0;
+  if (late > G_MAXINT / 2) late = G_MAXINT / 2;
+  int smoothed = atomic_load(&w->lag_us);
+  atomic_store(&w->lag_us, smoothed - smoothed / 8 + (int)late / 8);
+  atomic_store(&w->last_tick_us, now);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Any thread: the worker's lag in µs. A worker blocked in one long dispatch does not run
+ * lag_tick, so an overdue tick counts as what it would report if it fired now. */
+static gint64 worker_lag_us(media_worker *w, gint64 now) {
+  gint64 overdue = now - atomic_load(&w->last_tick_us) - LAG_TICK_MS * 1000;
+  gint64 smoothed = atomic_load(&w->lag_us);
+  gint64 if_now = smoothed - smoothed / 8 + overdue / 8;
+  return if_now > smoothed ? if_now : smoothed;
 }
 
 static bool host_is_specific(const char *host) {
@@ -85,6 +114,9 @@ static void take_settings(media_engine *engine, const config *cfg) {
   engine->rtp_timeout_s = cfg->rtp_timeout > 0 ? cfg->rtp_timeout : 30;
   engine->latch_window_us = (gint64)cfg->latch_window_ms * 1000;
   engine->latch_any_source = cfg->latch_any_source;
+  /* Unlike the settings above, zeros here mean "off" even in a hand-built config. */
+  engine->overload_lag_us = cfg->overload_lag_ms > 0 ? cfg->overload_lag_ms * 1000 : 0;
+  engine->max_calls = cfg->media_max_calls > 0 ? (size_t)cfg->media_max_calls : 0;
   engine->public_ip = g_strdup(cfg->public_ip);
   if (cfg->stun_server.host) {
     engine->stun_host = g_strdup(cfg->stun_server.host);
@@ -106,6 +138,10 @@ static bool start_workers(media_engine *engine, const config *cfg, char *err, si
     media_worker *w = &engine->workers[i];
     w->context = g_main_context_new();
     w->loop = g_main_loop_new(w->context, FALSE);
+    atomic_store(&w->last_tick_us, g_get_monotonic_time());
+    w->lag_timer = g_timeout_source_new(LAG_TICK_MS);
+    g_source_set_callback(w->lag_timer, lag_tick, w, NULL);
+    g_source_attach(w->lag_timer, w->context);
     char name[16];
     g_snprintf(name, sizeof name, "media-%zu", i);
     GError *error = NULL;
@@ -150,6 +186,9 @@ media_engine *media_engine_new(const config *cfg, GMainContext *control, char *e
            engine->stun_port, engine->turn_host ? engine->turn_host : "-", engine->turn_port,
            engine->turn_user ? engine->turn_user : "-", engine->rtp_bind_host, engine->port_min,
            engine->port_max, engine->rtp_sdp_host, engine->rtp_timeout_s);
+  log_info("media", NULL, NULL, "overload: overload_lag_ms %d%s, max_calls %zu%s",
+           engine->overload_lag_us / 1000, engine->overload_lag_us ? "" : " (off)",
+           engine->max_calls, engine->max_calls ? "" : " (no limit)");
   g_free(joined);
   return engine;
 }
@@ -166,6 +205,10 @@ void media_engine_free(media_engine *engine) {
     if (w->thread) {
       g_main_context_invoke(w->context, quit_loop, w->loop);
       g_thread_join(w->thread);
+    }
+    if (w->lag_timer) {
+      g_source_destroy(w->lag_timer);
+      g_source_unref(w->lag_timer);
     }
     g_main_loop_unref(w->loop);
     g_main_context_unref(w->context);
@@ -199,4 +242,43 @@ media_worker *media_engine_pick_worker(media_engine *engine) {
     if (atomic_load(&engine->workers[i].calls) < atomic_load(&best->calls))
       best = &engine->workers[i];
   return best;
+}
+
+static bool lag_overloaded(const media_engine *engine) {
+  if (!engine->overload_lag_us) return false;
+  gint64 now = g_get_monotonic_time();
+  for (size_t i = 0; i < engine->worker_count; i++)
+    if (worker_lag_us(&engine->workers[i], now) <= engine->overload_lag_us) return false;
+  return true;
+}
+
+bool media_engine_overloaded(const media_engine *engine) {
+  if (engine->max_calls && media_engine_call_count(engine) >= engine->max_calls) return true;
+  return lag_overloaded(engine);
+}
+
+int media_engine_worker_lag_ms(const media_engine *engine) {
+  gint64 now = g_get_monotonic_time(), worst = 0;
+  for (size_t i = 0; i < engine->worker_count; i++) {
+    gint64 lag = worker_lag_us(&engine->workers[i], now);
+    if (lag > worst) worst = lag;
+  }
+  return (int)MIN(worst / 1000, G_MAXINT);
+}
+
+bool media_engine_admit(media_engine *engine) {
+  if (!media_engine_overloaded(engine)) {
+    if (engine->refusing)
+      log_info("media", NULL, NULL, "no longer overloaded: new calls are admitted again");
+    engine->refusing = false;
+    return true;
+  }
+  if (!engine->refusing)
+    log_warn("media", NULL, NULL,
+             "overloaded (%zu calls, max_calls %zu; worst worker lag %d ms, overload_lag_ms "
+             "%d): refusing new calls with 503 media_overloaded until it eases",
+             media_engine_call_count(engine), engine->max_calls,
+             media_engine_worker_lag_ms(engine), engine->overload_lag_us / 1000);
+  engine->refusing = true;
+  return false;
 }

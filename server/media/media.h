@@ -37,6 +37,18 @@ const char *media_engine_fingerprint(const media_engine *engine);
 size_t media_engine_call_count(const media_engine *engine);
 size_t media_engine_worker_count(const media_engine *engine);
 
+/* Overload. Each worker measures its own loop lag: a 100 ms timer on its context records how
+ * late it fires (smoothed over about a second; a worker stuck in one dispatch counts as if its overdue
+ * tick fired now). The engine is overloaded when every worker's lag is above [media] overload_lag_ms
+ * (0 = off) or when [media] max_calls (0 = no limit) calls hold media. Any thread, no lock. */
+bool media_engine_overloaded(const media_engine *engine);
+/* The largest lag over the workers, in ms (the /metrics gauge). Any thread. */
+int media_engine_worker_lag_ms(const media_engine *engine);
+/* Control thread, before a new call sets up media: false = overloaded, refuse the call (503
+ * "media_overloaded"). Logs one line when a refusal window starts and one when calls are
+ * admitted again, not one per refused call. */
+bool media_engine_admit(media_engine *engine);
+
 typedef enum { MEDIA_MODE_BRIDGE, MEDIA_MODE_ECHO } media_mode;
 
 typedef enum {

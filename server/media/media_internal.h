@@ -33,6 +33,11 @@ typedef struct media_worker {
   GMainContext *context;
   GMainLoop *loop;
   atomic_int calls; /* for least-loaded assignment */
+  /* Loop lag (engine.c): a 100 ms timer on the worker's context records how late it fires.
+   * Written by the worker, read by any thread (media_engine_overloaded, /metrics). */
+  GSource *lag_timer;
+  atomic_llong last_tick_us;  /* monotonic time of the last tick */
+  atomic_int lag_us;          /* smoothed lateness of the ticks */
 } media_worker;
 
 struct media_engine {
@@ -58,6 +63,9 @@ struct media_engine {
   char *turn_password;      /* secret: never logged */
   atomic_size_t call_count;
   atomic_uint next_id;
+  int overload_lag_us;      /* [media] overload_lag_ms in µs; 0 = lag never overloads */
+  size_t max_calls;         /* [media] max_calls; 0 = no limit */
+  bool refusing;            /* control thread: inside a refusal window (media_engine_admit) */
 };
 
 /* ICE (ice.c), worker fields. */

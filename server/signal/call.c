@@ -358,6 +358,14 @@ static bool no_media_ports(const char *err) {
   return true;
 }
 
+/* The media workers are overloaded (media_engine_admit logs once per refusal window): the new
+ * call gets 503 "media_overloaded" before any media is set up; calls in progress go on. */
+static bool media_overloaded(hub *h) {
+  if (media_engine_admit(hub_media_engine(h))) return false;
+  metrics_inc(METRIC_CALLS_REFUSED_NO_PORTS);
+  return true;
+}
+
 /* ---- outbound ----------------------------------------------------------------------------- */
 
 /* A `to` the account can dial: sip:/sips: as is; tel: and digits become sip:NUMBER@domain of
@@ -742,6 +750,10 @@ void call_start_outgoing(hub *h, session *s, const json_t *request,
     call_end(c, 400, reason);
     return;
   }
+  if (media_overloaded(h)) {
+    call_end(c, 503, "media_overloaded");
+    return;
+  }
   if (!create_media(c, echo ? MEDIA_MODE_ECHO : MEDIA_MODE_BRIDGE, false, err, sizeof err)) {
     if (no_media_ports(err)) {
       log_warn("call", c->subject, session_peer(s), "refused: %s", err);
@@ -840,6 +852,12 @@ bool call_incoming(void *hub_ptr, sip_call *sip, const config_account *account,
 
   char err[256];
   call *c = call_new(h, CALL_INCOMING, id, account);
+  if (media_overloaded(h)) {
+    sip_call_reject(sip, 503, "Service Unavailable"); /* with Retry-After */
+    call_end(c, 503, "media_overloaded");
+    g_ptr_array_free(tabs, TRUE);
+    return false;
+  }
   c->sip_sdp = sdp_offer ? parse_sdp(sdp_offer, err, sizeof err) : NULL;
   if (!c->sip_sdp || !create_media(c, MEDIA_MODE_BRIDGE, true, err, sizeof err)) {
     /* Returning false: the SIP layer keeps the call and sends this final answer. */

@@ -391,10 +391,12 @@ static void metrics_text(void *app, GString *out) {
       "# TYPE tabphone_media_calls gauge\ntabphone_media_calls %zu\n"
       "# HELP tabphone_media_workers Media worker threads.\n"
       "# TYPE tabphone_media_workers gauge\ntabphone_media_workers %zu\n"
+      "# HELP tabphone_media_worker_lag_ms Largest smoothed media worker loop lag.\n"
+      "# TYPE tabphone_media_worker_lag_ms gauge\ntabphone_media_worker_lag_ms %d\n"
       "# HELP tabphone_registrations Server account registrations by state.\n"
       "# TYPE tabphone_registrations gauge\n",
       h->sessions->len, h->calls->len, media_engine_call_count(h->media),
-      media_engine_worker_count(h->media));
+      media_engine_worker_count(h->media), media_engine_worker_lag_ms(h->media));
   for (int st = 0; st <= REGISTRATION_FAILED; st++)
     g_string_append_printf(out, "tabphone_registrations{state=\"%s\"} %u\n",
                            registration_state_name((registration_state)st), by_state[st]);

@@ -116,3 +116,60 @@ test('RTP ports exhausted: the next call gets 503 no_media_ports, the first goes
     await srv.stop();
   }
 });
+
+// Worker overload (issue 5 "Faults"): [media] max_calls = 1 stands in for overloaded workers
+// (the lag side is covered by tests/unit/test_media_overload.c): the second call gets hangup
+// 503 media_overloaded before any media is set up, an inbound INVITE 503 with Retry-After, one
+// log line for the refusal window, while the first call goes on; once it ends, calls work again.
+test('media overloaded (max_calls): new calls get 503 media_overloaded, the first goes on, then calls work again', async () => {
+  const srv = await startServer({
+    config: {
+      media: { max_calls: 1 },
+      'account office': { uri: 'sip:office@127.0.0.1', register: 'no' },
+    },
+  });
+  const first = await startSipp('uas-answer.xml');
+  const third = await startSipp('uas-answer.xml');
+  try {
+    const c = await SignalClient.connect(srv.wsUrl);
+    await c.next('welcome');
+    const a = await call(c, first, 'c1');
+    assert.equal(a.type, 'answered', JSON.stringify(a));
+
+    const refused = await call(c, first, 'c2');
+    assert.deepEqual([refused.type, refused.code, refused.reason], ['hangup', 503, 'media_overloaded']);
+    const invite = await inviteFromSipp(srv, 'office');
+    assert.equal(invite.status, 503, invite.messages);
+    assert.ok(invite.retryAfter > 0, `503 without Retry-After:\n${invite.messages}`);
+    await srv.waitForLog(/overloaded \(1 calls, max_calls 1;.*refusing new calls/);
+    assert.equal(srv.logs().match(/refusing new calls/g).length, 1, 'one log line per refusal window');
+    assert.match(srv.logs(), /\[call c1\] new \(/);
+    assert.doesNotMatch(srv.logs(), /\[call c2\] new \(/, 'no media was set up for the refused call');
+
+    const refusedCount = await metric(srv, 'calls_refused_no_ports');
+    if (refusedCount !== null) {
+      assert.equal(refusedCount, 2);
+      const gauges = (await fetchRaw(`${srv.httpUrl}/metrics`)).body;
+      assert.match(gauges, /^tabphone_media_worker_lag_ms \d+$/m);
+    } else console.log('# /metrics not available in this build: counter not checked');
+
+    // The first call is untouched: still up, no BYE went to its far end.
+    await sleep(300);
+    assert.equal((await health(srv)).calls, 1);
+    assert.doesNotMatch(first.messages(), /^\s*BYE sip:/m);
+    c.send({ type: 'hangup', call_id: 'c1' });
+    await c.next((m) => m.type === 'hangup' && m.call_id === 'c1');
+
+    // Media is counted off at once on hangup: the next call is admitted.
+    const again = await call(c, third, 'c3');
+    assert.equal(again.type, 'answered', JSON.stringify(again));
+    await srv.waitForLog(/no longer overloaded: new calls are admitted again/);
+    c.send({ type: 'hangup', call_id: 'c3' });
+    await c.next((m) => m.type === 'hangup' && m.call_id === 'c3');
+    await c.close();
+  } finally {
+    await first.stop();
+    await third.stop();
+    await srv.stop();
+  }
+});

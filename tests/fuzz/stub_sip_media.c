@@ -385,6 +385,18 @@ size_t media_engine_worker_count(const media_engine *engine) {
   (void)engine;
   return 1;
 }
+/* Overload: a few calls with media at once are enough to reach the refusal paths. */
+bool media_engine_admit(media_engine *engine) {
+  (void)engine;
+  return !live_media || live_media->len < 4;
+}
+bool media_engine_overloaded(const media_engine *engine) {
+  return !media_engine_admit((media_engine *)engine);
+}
+int media_engine_worker_lag_ms(const media_engine *engine) {
+  (void)engine;
+  return 0;
+}
 size_t media_engine_call_count(const media_engine *engine) {
   (void)engine;
   return live_media ? live_media->len : 0;

@@ -130,6 +130,13 @@ test('the dialer restarts ICE mid-call: new credentials, a new pair, the tone go
     await sleep(500);
     await hears880('after the restart');
     await sleep(1500);
+    // Seen twice in ~20 loaded runs: the call was gone here although the tone had just been
+    // heard. Say why (the dialer's result line and the server's log since the restart) instead
+    // of timing out on the button.
+    if (!(await page.getByRole('button', { name: 'Hang up' }).isVisible())) {
+      const result = await page.locator('#call-result').textContent().catch(() => '?');
+      assert.fail(`the call ended after the ICE restart: "${result}"\n${srv.logs().slice(logFrom)}`);
+    }
     await page.getByRole('button', { name: 'Hang up' }).click();
     await page.locator('#call-result').filter({ hasText: 'You hung up.' }).waitFor();
     await far.waitFor(/terminated|closed/);

@@ -10,58 +10,15 @@
 // refresh.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 
-import { freePort, repoRoot, startSipp } from '../lib/sip-peers.mjs';
-
-function probePath() {
-  if (process.env.CALL_PROBE) return process.env.CALL_PROBE;
-  for (const dir of ['build-call', 'build-sip', 'build']) {
-    const p = path.join(repoRoot, dir, 'tests', 'sip', 'call_probe');
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error('call_probe not built (ninja -C build tests/sip/call_probe)');
-}
+import { startProbe, waitFor, writeProbeConfig } from '../lib/call-probe.mjs';
+import { freePort, startSipp } from '../lib/sip-peers.mjs';
 
 /** Open mode on loopback, SIP on sipPort, short session timers allowed, account alice. */
-function writeConfig(sipPort) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabphone-session-'));
-  fs.writeFileSync(path.join(dir, 'c.crt'), '');
-  fs.writeFileSync(path.join(dir, 'c.key'), '');
-  const text = `[server]\nlisten = 127.0.0.1:${sipPort + 1}\ncert = ${dir}/c.crt\nkey = ${dir}/c.key\n` +
-    `[sip]\nlisten = 127.0.0.1:${sipPort}\nuser_agent = tabphone-session-probe\n` +
-    `shutdown_timeout = 3\nmin_se = 2\n[log]\nlevel = debug\n` +
-    `[account alice]\nuri = sip:alice@127.0.0.1\nregister = no\n`;
-  const file = path.join(dir, 'tabphone.conf');
-  fs.writeFileSync(file, text);
-  return file;
-}
-
-function startProbe(args, { timeoutMs = 30000 } = {}) {
-  const child = spawn(probePath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise((resolve) => child.once('close', (code) => {
-    clearTimeout(timer);
-    const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    resolve({ lines, events: lines.filter((e) => e.event === 'call'), stdout, stderr, code });
-  }));
-  return { done, stderr: () => stderr };
-}
-
-async function waitFor(check, what, ms = 5000) {
-  for (let t = 0; t < ms; t += 50) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const writeConfig = (sipPort) => writeProbeConfig({
+  sipPort, userAgent: 'tabphone-session-probe', sipExtra: 'min_se = 2',
+  accounts: { alice: { uri: 'sip:alice@127.0.0.1', register: 'no' } },
+});
 
 /** One outbound call through the direct account to a sipp UAS running scenario. */
 async function outbound(scenario, args = []) {

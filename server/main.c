@@ -267,7 +267,22 @@ static int run(process *p) {
   return 0;
 }
 
+/* GLib before 2.76 hands GObject and libnice allocations to its slice allocator, which keeps
+ * freed slices in per-thread magazines with no way to give them back while the thread lives.
+ * Our media workers live as long as the process, so after a burst of calls those magazines
+ * pinned about 0.5 MB of pages for good (scripts/soak: RSS stayed >10 % above its baseline).
+ * G_SLICE=always-malloc makes GLib 2.74 behave as 2.76 does (plain malloc, which malloc_trim
+ * can release), but GLib reads it in its library constructor, before main: so when it is unset,
+ * set it and re-execute ourselves once. An operator's own G_SLICE is respected; if the re-exec
+ * fails we simply run with the slice allocator. */
+static void prefer_system_malloc_over_gslice(char **argv) {
+  if (glib_check_version(2, 76, 0) == NULL || getenv("G_SLICE")) return;
+  if (setenv("G_SLICE", "always-malloc", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
+  prefer_system_malloc_over_gslice(argv);
   const char *config_path = NULL;
   bool check_only = false;
   token_request token = {.expires = 3600};

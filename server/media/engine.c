@@ -23,16 +23,43 @@
  * Ownership: the engine owns its workers, the SSL_CTX and the address lists. */
 #include <nice/interfaces.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "core/log.h"
 #include "media/media_internal.h"
 
 static gpointer worker_main(gpointer data) {
   media_worker *worker = data;
+  if (atomic_load(&worker->stopping)) return NULL;
   g_main_context_push_thread_default(worker->context);
+  atomic_store(&worker->handing_over, false);
   g_main_loop_run(worker->loop);
   g_main_context_pop_thread_default(worker->context);
   return NULL;
+}
+
+static void worker_thread_name(size_t index, char *name, size_t name_len) {
+  g_snprintf(name, name_len, "media-%zu", index);
+}
+
+/* A worker's next thread (media_engine_release_memory): waits until the previous thread has
+ * left the loop and exited (its malloc cache is freed at exit), trims, then runs the loop. */
+typedef struct {
+  media_worker *worker;
+  GThread *predecessor; /* joined (and so released) here */
+} worker_successor;
+
+static gpointer worker_successor_main(gpointer data) {
+  worker_successor *start = data;
+  media_worker *worker = start->worker;
+  g_thread_join(start->predecessor);
+  g_free(start);
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return worker_main(worker);
 }
 
 #define LAG_TICK_MS 100
@@ -143,7 +170,7 @@ static bool start_workers(media_engine *engine, const config *cfg, char *err, si
     g_source_set_callback(w->lag_timer, lag_tick, w, NULL);
     g_source_attach(w->lag_timer, w->context);
     char name[16];
-    g_snprintf(name, sizeof name, "media-%zu", i);
+    worker_thread_name(i, name, sizeof name);
     GError *error = NULL;
     w->thread = g_thread_try_new(name, worker_main, w, &error);
     if (!w->thread) {
@@ -198,12 +225,58 @@ static gboolean quit_loop(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* Asks whichever thread runs the worker's loop to leave it. An idle source, not
+ * g_main_context_invoke: invoke runs the function at once in the calling thread when nobody owns
+ * the context (a successor between its predecessor's exit and its own start), and a quit before
+ * the loop runs would be lost. A source is only dispatched from inside the loop. */
+static void ask_worker_loop_to_quit(media_worker *w) {
+  GSource *quit = g_idle_source_new();
+  g_source_set_priority(quit, G_PRIORITY_HIGH);
+  g_source_set_callback(quit, quit_loop, w->loop, NULL);
+  g_source_attach(quit, w->context);
+  g_source_unref(quit);
+}
+
+void media_engine_release_memory(media_engine *engine) {
+  if (atomic_load(&engine->call_count) != 0) return;
+  bool renewed = false;
+  for (size_t i = 0; i < engine->worker_count; i++) {
+    media_worker *w = &engine->workers[i];
+    if (atomic_load(&w->handing_over)) continue; /* the last renewal is still under way */
+    atomic_store(&w->handing_over, true);
+    worker_successor *start = g_new(worker_successor, 1);
+    *start = (worker_successor){.worker = w, .predecessor = w->thread};
+    char name[16];
+    worker_thread_name(i, name, sizeof name);
+    GError *error = NULL;
+    GThread *next = g_thread_try_new(name, worker_successor_main, start, &error);
+    if (!next) {
+      log_warn("media", NULL, NULL, "media worker %zu keeps its thread: %s", i, error->message);
+      g_error_free(error);
+      g_free(start);
+      atomic_store(&w->handing_over, false);
+      continue;
+    }
+    /* The old thread dispatches this, leaves the loop and exits; only then does the successor
+     * (joining it) run the same loop. */
+    ask_worker_loop_to_quit(w);
+    w->thread = next;
+    renewed = true;
+  }
+#ifdef __GLIBC__
+  if (!renewed) malloc_trim(0); /* otherwise each successor trims once its predecessor is gone */
+#endif
+}
+
 void media_engine_free(media_engine *engine) {
   if (!engine) return;
   for (size_t i = 0; engine->workers && i < engine->worker_count; i++) {
     media_worker *w = &engine->workers[i];
     if (w->thread) {
-      g_main_context_invoke(w->context, quit_loop, w->loop);
+      /* A successor still joining its predecessor sees the flag and returns; one already in
+       * the loop dispatches the quit. */
+      atomic_store(&w->stopping, true);
+      ask_worker_loop_to_quit(w);
       g_thread_join(w->thread);
     }
     if (w->lag_timer) {

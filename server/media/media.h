@@ -36,6 +36,14 @@ void media_engine_free(media_engine *engine);
 const char *media_engine_fingerprint(const media_engine *engine);
 size_t media_engine_call_count(const media_engine *engine);
 size_t media_engine_worker_count(const media_engine *engine);
+/* Control thread, when no call has held media for a moment: hands the memory the calls freed
+ * back to the system. Each worker thread is replaced by a fresh one (same context, loop and
+ * timers; anything posted meanwhile waits in the context), because a thread's malloc cache
+ * (glibc's tcache) is only emptied when the thread exits, and its cached chunks, spread over
+ * the worker's arena, would keep a page each resident after a burst of calls. Then
+ * malloc_trim(0). Does nothing while calls hold media. A worker whose successor cannot be
+ * started keeps its thread. */
+void media_engine_release_memory(media_engine *engine);
 
 /* Overload. Each worker measures its own loop lag: a 100 ms timer on its context records how
  * late it fires (smoothed over about a second; a worker stuck in one dispatch counts as if its overdue

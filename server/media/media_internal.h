@@ -33,6 +33,9 @@ typedef struct media_worker {
   GMainContext *context;
   GMainLoop *loop;
   atomic_int calls; /* for least-loaded assignment */
+  /* Thread renewal (engine.c, media_engine_release_memory). */
+  atomic_bool handing_over; /* a successor thread has not taken the loop over yet */
+  atomic_bool stopping;     /* media_engine_free: a successor must not start the loop */
   /* Loop lag (engine.c): a 100 ms timer on the worker's context records how late it fires.
    * Written by the worker, read by any thread (media_engine_overloaded, /metrics). */
   GSource *lag_timer;

@@ -3,9 +3,6 @@
 
 #include <glib.h>
 #include <stdlib.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <string.h>
 
 #include "core/log.h"
@@ -28,7 +25,7 @@ struct hub {
   GPtrArray *calls;           /* call*, owned: live calls */
   GPtrArray *dying;           /* call*, owned: ended, freed by free_dying_calls */
   guint free_source;          /* idle source that frees dying calls, 0 if none */
-  guint trim_source;          /* malloc_trim TRIM_AFTER_MS after the last call, 0 if none */
+  guint trim_source;          /* release_memory RELEASE_AFTER_MS after the last call, or 0 */
   GPtrArray *sessions;        /* session*, borrowed: a session removes itself when it ends */
   GPtrArray *detached;        /* session*, borrowed: tabs whose link dropped, awaiting resume */
   bool stopping;              /* shutdown began: sessions end instead of detaching */
@@ -165,27 +162,25 @@ media_engine *hub_media_engine(const hub *h) { return h->media; }
 
 /* glibc keeps the pages of freed memory in its arenas (the media workers have their own), so
  * after a burst of calls RSS would stay at its peak for good (H8's soak). A moment after the last
- * call ended, with its media freed by then, malloc_trim hands them back (RSS returns to within
- * 10 % of idle). A call starting meanwhile cancels it: trimming under load only costs time. */
-enum { TRIM_AFTER_MS = 2000 };
+ * call ended, with its media freed by then, the media engine hands them back
+ * (media_engine_release_memory: fresh worker threads, then malloc_trim), and RSS returns to
+ * within 10 % of where it was before the burst. A call starting meanwhile cancels it: doing it
+ * under load only costs time. */
+enum { RELEASE_AFTER_MS = 2000 };
 
-#ifdef __GLIBC__
-static gboolean trim_memory(gpointer data) {
+static gboolean release_memory(gpointer data) {
   hub *h = data;
   h->trim_source = 0;
-  int released = malloc_trim(0);
-  log_debug("call", NULL, NULL, "no call for %d s: free memory %s to the system",
-            TRIM_AFTER_MS / 1000, released ? "returned" : "already returned");
+  log_debug("call", NULL, NULL, "no call for %d s: returning free memory to the system",
+            RELEASE_AFTER_MS / 1000);
+  media_engine_release_memory(h->media);
   return G_SOURCE_REMOVE;
 }
-#endif
 
 static void schedule_trim(hub *h) {
   if (h->trim_source) g_source_remove(h->trim_source);
   h->trim_source = 0;
-#ifdef __GLIBC__
-  if (h->calls->len == 0) h->trim_source = g_timeout_add(TRIM_AFTER_MS, trim_memory, h);
-#endif
+  if (h->calls->len == 0) h->trim_source = g_timeout_add(RELEASE_AFTER_MS, release_memory, h);
 }
 
 void hub_add_call(hub *h, call *c) {

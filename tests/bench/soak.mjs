@@ -30,6 +30,7 @@ const TONE_MIN_DB = -60;
 const CHECK_EVERY_MS = 30000; // held calls are looked at (media still flowing?) this often
 const RSS_TOLERANCE = 0.10;
 const WARMUP_CALLS = 5;
+const SIP_TRANSACTION_LINGER_MS = 34000;
 
 function usage() {
   return 'usage: scripts/soak [--calls C] [--minutes M] [--churn-total N] [--churn-parallel P]\n' +
@@ -74,6 +75,20 @@ function statusMB(pid, field) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 const rssMB = (pid) => statusMB(pid, 'VmRSS');
+// Where RSS sits: heap and stacks (RssAnon) versus mapped files (RssFile: code and data pages of
+// the libraries, touched once and kept), and how many threads hold stacks.
+function rssParts(pid) {
+  const threads = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Threads:\s+(\d+)/m);
+  return `anon ${fmt(statusMB(pid, 'RssAnon'))} MB, file ${fmt(statusMB(pid, 'RssFile'))} MB, ${threads ? threads[1] : '?'} threads`;
+}
+// SOAK_SMAPS_DIR=dir keeps /proc/PID/smaps at the baseline and at the end, to see which mappings
+// hold what is left; SOAK_HOOK=program is run (and waited for) at both points with the stage
+// ("baseline" or "after") and the server's pid, e.g. to attach a heap profiler.
+function keepSmaps(pid, name) {
+  if (process.env.SOAK_HOOK) spawnSync(process.env.SOAK_HOOK, [name, String(pid)], { stdio: 'inherit' });
+  const dir = process.env.SOAK_SMAPS_DIR;
+  if (dir) fs.writeFileSync(`${dir}/${name}.smaps`, fs.readFileSync(`/proc/${pid}/smaps`)); // copyFileSync reads 0 bytes from /proc
+}
 
 // RSS once glibc's malloc has handed its free pages back (malloc_trim(0) called inside the
 // process through gdb, when gdb is installed): tells memory the program still holds (a leak,
@@ -199,7 +214,8 @@ async function main() {
     const cpu0 = cpuTimes(pid);
     const m0 = await metrics(srv);
     const tRun = Date.now();
-    console.log(`# RSS idle ${fmt(rssStart)} MB, after ${WARMUP_CALLS} warm-up calls ${fmt(rssBase)} MB (the baseline)`);
+    console.log(`# RSS idle ${fmt(rssStart)} MB, after ${WARMUP_CALLS} warm-up calls ${fmt(rssBase)} MB (the baseline: ${rssParts(pid)})`);
+    keepSmaps(pid, 'baseline');
 
     // ---- held calls ------------------------------------------------------------------------
     const holdIds = Array.from({ length: o.calls }, (_, i) => `h${i + 1}`);
@@ -270,10 +286,15 @@ async function main() {
     const after = await waitServerIdle(srv, { sessions: true });
     const tEnd = Date.now();
     const cpu1 = cpuTimes(pid);
-    await sleep(5000); // let workers free what the last calls held
+    // Completed SIP transactions live on for 64*T1 = 32 s (RFC 3261 timers D, J and K: sofia
+    // keeps each to absorb retransmissions), and so do their messages: wait them out, as for the
+    // workers freeing what the last calls held.
+    await sleep(SIP_TRANSACTION_LINGER_MS);
     const rssAfter = rssMB(pid);
     const rssHwm = statusMB(pid, 'VmHWM');
     const rssTrimmed = rssAfterTrimMB(pid);
+    const rssTrimmedParts = rssParts(pid);
+    keepSmaps(pid, 'after');
     const m1 = await metrics(srv);
 
     // ---- report ------------------------------------------------------------------------------
@@ -306,7 +327,7 @@ async function main() {
       `(calls ${afterCalls.calls} once every call was hung up); tabphone_media_calls ${m1.tabphone_media_calls}`);
     console.log(`RSS MB: idle ${fmt(rssStart)}, baseline ${fmt(rssBase)} (after warm-up), peak ${fmt(Math.max(rssHwm, rssPeakSampled))} (VmHWM ${fmt(rssHwm)}, highest 5 s sample ${fmt(rssPeakSampled)}), ` +
       `after ${fmt(rssAfter)} (${rssGrowth >= 0 ? '+' : ''}${fmt(rssGrowth * 100)} % vs baseline), ` +
-      `after malloc_trim(0) ${fmt(rssTrimmed)} (${fmt(((rssTrimmed - rssBase) / rssBase) * 100)} %)`);
+      `after malloc_trim(0) ${fmt(rssTrimmed)} (${fmt(((rssTrimmed - rssBase) / rssBase) * 100)} %: ${rssTrimmedParts})`);
     console.log(`CPU: tabphone ${fmt(cpuUser, 2)} s user + ${fmt(cpuSys, 2)} s system = ${fmt(cpuUser + cpuSys, 2)} s in ${fmt(wall, 0)} s ` +
       `(${fmt(((cpuUser + cpuSys) / wall) * 100)} % of one core); ${fmt((cpuUser + cpuSys) / callMinutes, 3)} CPU s per call-minute over ${fmt(callMinutes, 1)} call-minutes`);
     console.log('/metrics counters during the run (delta), and at the end:');

@@ -397,6 +397,7 @@ int media_engine_worker_lag_ms(const media_engine *engine) {
   (void)engine;
   return 0;
 }
+void media_engine_release_memory(media_engine *engine) { (void)engine; }
 size_t media_engine_call_count(const media_engine *engine) {
   (void)engine;
   return live_media ? live_media->len : 0;

@@ -91,6 +91,7 @@ static const key_spec key_specs[] = {
     SRV("metrics_allow", VALUE_NETWORKS, metrics_allow, 0, 0),
     SIP("listen", VALUE_LISTEN, sip_listen, 0, 0),
     SIP("public_ip", VALUE_OPT_STRING, public_ip, 0, 0),
+    SIP("learn_public_address", VALUE_BOOL, learn_public_address, 0, 0),
     SIP("user_agent", VALUE_STRING, user_agent, 0, 0),
     SIP("byo_accounts", VALUE_BOOL, byo_accounts, 0, 0),
     SIP("byo_domains", VALUE_LIST, byo_domains, 0, 0),
@@ -609,6 +610,7 @@ static void set_defaults(config *cfg) {
   cfg->metrics_allow = g_strsplit("127.0.0.0/8,::1", ",", -1); /* loopback only */
   cfg->sip_listen = (config_listen){g_strdup("0.0.0.0"), 5060};
   cfg->user_agent = g_strdup("tabphone/" TABPHONE_VERSION);
+  cfg->learn_public_address = true;
   cfg->byo_accounts = true;
   cfg->byo_domains = g_strsplit("*", ",", -1);
   cfg->register_retry_min = 5;

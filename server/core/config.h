@@ -104,6 +104,8 @@ typedef struct config {
   /* [sip] */
   config_listen sip_listen;    /* UDP + TCP listener for SIP */
   char *public_ip;             /* address to put in Contact/SDP when behind 1:1 NAT, or NULL */
+  bool learn_public_address;   /* no public_ip: adopt the address:port a registrar's 2xx Via
+                                  reports (received/rport), per account */
   char *user_agent;
   bool byo_accounts;           /* tabs may register accounts of their own */
   char **byo_domains;          /* NULL-terminated list of allowed domains; "*" = any */

@@ -15,9 +15,10 @@
  *                       sofia can never call back, and the nua is left to process exit (sofia
  *                       refuses to destroy a nua whose shutdown did not finish).
  *
- * Transport policy (see create_nua): TLS verifies the peer's chain against [sip] tls_ca_file and
- * its name against the TLS accounts' hosts; a refused certificate shuts the connection down at
- * once (TPTAG_SDWN_ERROR), so the request fails with 503 and sofia_log tells us why. TCP/TLS
+ * Transport policy (see create_nua): TLS verifies the peer's chain against [sip] tls_ca_file and,
+ * per connection, that the certificate names the host that connection is for, which also goes
+ * out as SNI (tls_peer.h); a refused certificate ends the handshake, so the request fails with
+ * 503 and sofia_log / tls_peer tell us why. TCP/TLS
  * connections get CRLF keepalives from sofia, UDP registrations OPTIONS from us (see below).
  *
  * Event routing: every handle's magic is a sip_handle_owner (see sip_internal.h); handles with no
@@ -52,7 +53,6 @@
 #include <sofia-sip/su.h>
 #include <sofia-sip/sresolv.h>
 #include <sofia-sip/su_glib.h>
-#include <sofia-sip/su_strlst.h>
 #include <sofia-sip/tport_tag.h>
 
 #include "auth/sip_screen.h"
@@ -61,6 +61,7 @@
 #include "sip/registration.h"
 #include "sip/sip_internal.h"
 #include "sip/sofia_log.h"
+#include "sip/tls_peer.h"
 
 struct sip_agent {
   const config *cfg;      /* borrowed; outlives the agent */
@@ -103,17 +104,26 @@ bool sip_agent_has_tls(sip_agent *agent) { return agent->tls; }
 
 bool sip_agent_tls_failure_reason(sip_agent *agent, char *out, size_t len, const char *peer,
                                   int retry_in) {
-  char why[160], retry[48] = "";
-  if (!agent->tls || !sip_sofia_tls_failure(why, sizeof why)) return false;
+  char why[160] = "", retry[48] = "", host[256];
+  if (!agent->tls) return false;
+  /* Both consumed: a name mismatch is also a verification error in sofia's log. */
+  bool mismatch = sip_tls_peer_take_mismatch(host, sizeof host);
+  bool refused = sip_sofia_tls_failure(why, sizeof why);
+  if (!mismatch && !refused) return false;
   if (retry_in > 0) snprintf(retry, sizeof retry, " \xe2\x80\x94 retrying in %d s", retry_in);
-  snprintf(out, len, "TLS certificate of %s not trusted (%s; check [sip] tls_ca_file)%s", peer, why,
-           retry);
+  if (mismatch)
+    snprintf(out, len, "TLS certificate of %s does not name %s (%s)%s", peer, host,
+             strstr(why, "mismatch") ? why : "hostname mismatch", retry);
+  else
+    snprintf(out, len, "TLS certificate of %s not trusted (%s; check [sip] tls_ca_file)%s", peer,
+             why, retry);
   return true;
 }
 
 const char *sip_agent_outbound_options(sip_agent *agent) {
   /* No OPTIONS probe of our own contact, no Contact rewriting from Via received= (we write
-   * Contact ourselves) and none of sofia's outbound keepalives: over TCP they turn a closed
+   * Contact ourselves; registration.c learns a NATed address per account, [sip]
+   * learn_public_address) and none of sofia's outbound keepalives: over TCP they turn a closed
    * connection into a lost registration ("unregistered"), and they resolve the registrar's name
    * outside our checks. Keepalives are ours (UDP) and tport's CRLF pings (TCP/TLS). */
   (void)agent;
@@ -317,6 +327,17 @@ bool sip_agent_srv_failover(sip_agent *agent, const char *route_uri) {
 }
 
 /* ---- NAT detection ---- */
+
+bool sip_agent_public_address(sip_agent *agent, const char *account, sip_public_address *out) {
+  memset(out, 0, sizeof *out);
+  if (!account || agent->cfg->public_ip || !agent->cfg->learn_public_address) return false;
+  for (guint i = 0; i < agent->registrations->len; i++) {
+    const registration *reg = agent->registrations->pdata[i];
+    if (!strcmp(registration_key(reg), account) && registration_public_address(reg, out))
+      return true;
+  }
+  return false;
+}
 
 void sip_agent_note_via(sip_agent *agent, const sip_via_t *via, const char *subject) {
   if (!via || !via->v_received || agent->cfg->public_ip) return;
@@ -706,32 +727,21 @@ static bool create_root(sip_agent *agent, char *err, size_t err_len) {
   return true;
 }
 
-/* "host", "host:port" or a SIP URI -> its host. */
-static void add_subject(su_strlst_t *subjects, const char *text) {
-  if (!text) return;
-  char host[256], port[16];
-  bool has_scheme = g_str_has_prefix(text, "sip:") || g_str_has_prefix(text, "sips:");
-  char *uri = has_scheme ? g_strdup(text) : g_strconcat("sip:", text, NULL);
-  if (sip_uri_parse(uri, false, host, sizeof host, port, sizeof port, NULL, 0))
-    su_strlst_dup_append(subjects, host);
-  g_free(uri);
-}
-
-/* sofia checks the chain itself but not whether the certificate names the host we connected
- * to; with a subject list it refuses any certificate naming none of them. The list holds every
- * host a TLS account connects to: its domain, registrar and proxy. */
-static su_strlst_t *tls_subjects(sip_agent *agent) {
-  su_strlst_t *subjects = su_strlst_create(agent->home);
-  const config *cfg = agent->cfg;
-  for (size_t i = 0; i < cfg->account_count; i++) {
-    const config_account *account = &cfg->accounts[i];
-    bool sips = account->uri && g_str_has_prefix(account->uri, "sips:");
-    if (account->transport != SIP_TRANSPORT_TLS && !sips) continue;
-    add_subject(subjects, account->uri);
-    add_subject(subjects, account->registrar);
-    add_subject(subjects, account->proxy);
-  }
-  return subjects;
+/* What sofia checks on a server's certificate. sofia-sip 1.12.11 checks the chain, and with
+ * TPTLS_VERIFY_SUBJECTS_OUT whether the certificate lists the connection's canonical host among
+ * its subjects (CN included even next to a subjectAltName, no wildcards, no SNI). When tls_peer
+ * is in effect OpenSSL checks the name itself, per connection and by RFC 6125's rules, and the
+ * handshake fails on a mismatch: sofia's subject check is then left out (it would refuse
+ * wildcard certificates). Without tls_peer (an executable linked without sip_tls_link_args),
+ * sofia's check stays on. */
+static int tls_verify_policy(void) {
+  bool ours = sip_tls_peer_active();
+  if (ours)
+    log_debug("sip", NULL, NULL, "tls: SNI and certificate host check per connection");
+  else
+    log_warn("sip", NULL, NULL, "tls: no SNI, sofia-sip's own certificate name check "
+                                "(this executable does not interpose sofia's TLS, tls_peer.h)");
+  return ours ? TPTLS_VERIFY_OUT : TPTLS_VERIFY_SUBJECTS_OUT;
 }
 
 static char *listen_url(sip_agent *agent, const char *scheme, int port) {
@@ -751,14 +761,14 @@ static bool create_nua(sip_agent *agent, char *err, size_t err_len) {
                           ? g_build_filename(agent->private_dir, "resolv.conf", NULL)
                           : NULL;
   unsigned keepalive_ms = (unsigned)cfg->keepalive_seconds * 1000u;
+  int tls_policy = sips_url ? tls_verify_policy() : TPTLS_VERIFY_NONE;
   agent->nua = nua_create(agent->root, on_nua_event, agent,
                           NUTAG_URL(url),
                           TAG_IF(sips_url, NUTAG_SIPS_URL(sips_url)),
                           TAG_IF(sips_url, NUTAG_CERTIFICATE_DIR(agent->private_dir)),
                           /* Verify what we connect to; peers connecting to us need no
                            * certificate (providers rarely have client certificates). */
-                          TAG_IF(sips_url, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_SUBJECTS_OUT)),
-                          TAG_IF(sips_url, TPTAG_TLS_VERIFY_SUBJECTS(tls_subjects(agent))),
+                          TAG_IF(sips_url, TPTAG_TLS_VERIFY_POLICY(tls_policy)),
                           TAG_IF(sips_url, TPTAG_TLS_VERIFY_DATE(1)),
                           TPTAG_SDWN_ERROR(1),
                           TAG_IF(resolv_conf, SRESTAG_RESOLV_CONF(resolv_conf)),

@@ -285,6 +285,28 @@ static sip_call *call_alloc(sip_agent *agent, const config_account *account, boo
   return call;
 }
 
+/* ---- the account's public address (NAT, see registration.c) ---- */
+
+/* The address the account's registrar saw us at, or false (public_ip, or nothing learned). */
+static bool learned_address(sip_call *call, sip_public_address *out) {
+  return sip_agent_public_address(call->agent, call->account ? call->account->name : NULL, out);
+}
+
+static char *call_contact(sip_call *call) {
+  sip_public_address learned;
+  bool have = learned_address(call, &learned);
+  return call_route_contact(sip_agent_config(call->agent), call->account, have ? &learned : NULL);
+}
+
+/* A copy of our SDP as the far end gets it: behind a NAT learned from the registrar, o= and c=
+ * name the public address. The RTP port the NAT maps to stays unknown: the far end must send
+ * back to where our RTP comes from (symmetric RTP / latching), as we do on our side. */
+static char *sdp_for_peer(sip_call *call, const char *sdp) {
+  sip_public_address learned;
+  char *moved = sdp && learned_address(call, &learned) ? sip_nat_sdp(sdp, learned.host) : NULL;
+  return moved ? moved : g_strdup(sdp);
+}
+
 /* A body that says it is something else (text/plain, multipart/...) is not an SDP. */
 static bool body_is_foreign(const sip_t *sip) {
   return sip && sip->sip_payload && sip->sip_payload->pl_len && sip->sip_content_type &&
@@ -343,8 +365,11 @@ sip_call *sip_call_new_outgoing(sip_agent *agent, const sip_call_params *params,
     snprintf(err, err_len, "call %s: the server is shutting down", params->to ? params->to : "");
     return NULL;
   }
-  call_route *route = call_route_new(sip_agent_config(agent), params->account, params->to, err,
-                                     err_len);
+  sip_public_address learned;
+  bool have = sip_agent_public_address(agent, params->account ? params->account->name : NULL,
+                                       &learned);
+  call_route *route = call_route_new(sip_agent_config(agent), params->account, params->to,
+                                     have ? &learned : NULL, err, err_len);
   if (!route) return NULL;
   sip_call *call = call_alloc(agent, params->account, true);
   call->listener = listener;
@@ -352,7 +377,7 @@ sip_call *sip_call_new_outgoing(sip_agent *agent, const sip_call_params *params,
   call->route = route;
   call->to = g_strdup(params->to);
   call->remote_uri = g_strdup(params->to);
-  call->local_sdp = g_strdup(params->sdp_offer);
+  call->local_sdp = sdp_for_peer(call, params->sdp_offer);
   call->subject = g_strdup_printf("call %s", params->to);
   call->phase = PHASE_CALLING;
   char why[160];
@@ -569,7 +594,7 @@ static void on_offer(sip_call *call, const sip_t *sip) {
                                        : NULL;
   if (answer) {
     g_free(call->local_sdp);
-    call->local_sdp = g_strdup(answer);
+    call->local_sdp = sdp_for_peer(call, answer);
     free(answer);
   }
   bool with_sdp = sdp || !!call->local_sdp;
@@ -602,8 +627,7 @@ static void on_ack(sip_call *call, const sip_t *sip) {
  * pending). False when one of ours is running already. */
 static bool refresh_by_reinvite(sip_call *call) {
   if (call->pending_sdp || !call->local_sdp || !call->nh) return false;
-  char *contact = call->outbound ? g_strdup(call->route->contact)
-                                 : call_route_contact(sip_agent_config(call->agent), call->account);
+  char *contact = call->outbound ? g_strdup(call->route->contact) : call_contact(call);
   log_info("sip", call->subject, NULL, "session refresh by re-INVITE (the far end refused UPDATE)");
   nua_invite(call->nh, TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
              SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->local_sdp),
@@ -844,9 +868,9 @@ void sip_call_ringing(sip_call *call) {
 
 void sip_call_answer(sip_call *call, const char *sdp_answer) {
   if (call->outbound || call->phase != PHASE_OFFERED || !call->nh || !sdp_answer) return;
-  char *contact = call_route_contact(sip_agent_config(call->agent), call->account);
+  char *contact = call_contact(call);
   g_free(call->local_sdp);
-  call->local_sdp = g_strdup(sdp_answer);
+  call->local_sdp = sdp_for_peer(call, sdp_answer);
   call->phase = PHASE_ANSWERING;
   nua_respond(call->nh, SIP_200_OK, TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
               SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->local_sdp),
@@ -914,9 +938,8 @@ const char *sip_call_local_sdp(const sip_call *call) { return call->local_sdp; }
 
 bool sip_call_update_sdp(sip_call *call, const char *sdp) {
   if (call->phase != PHASE_UP || !call->nh || call->pending_sdp || !sdp || !*sdp) return false;
-  call->pending_sdp = g_strdup(sdp);
-  char *contact = call->outbound ? g_strdup(call->route->contact)
-                                 : call_route_contact(sip_agent_config(call->agent), call->account);
+  call->pending_sdp = sdp_for_peer(call, sdp);
+  char *contact = call->outbound ? g_strdup(call->route->contact) : call_contact(call);
   log_info("sip", call->subject, NULL, "re-INVITE (new local SDP)");
   nua_invite(call->nh, TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
              SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(call->pending_sdp),

@@ -69,31 +69,39 @@ int sip_tls_port(const config *cfg) {
   return cfg->sip_listen.port < 65535 ? cfg->sip_listen.port + 1 : 0; /* 0: any port */
 }
 
-char *sip_contact_header(const config *cfg, const char *user, sip_transport transport) {
-  const char *host = cfg->public_ip;
-  const char *listen = cfg->sip_listen.host;
-  if (!host && listen && strcmp(listen, "0.0.0.0") != 0 && strcmp(listen, "::") != 0)
-    host = listen;
-  if (!host) return NULL;
+static char *contact_at(const char *user, const char *host, int port, sip_transport transport) {
   bool v6 = strchr(host, ':') != NULL;
   bool udp = transport == SIP_TRANSPORT_UDP;
-  int port = transport == SIP_TRANSPORT_TLS ? sip_tls_port(cfg) : cfg->sip_listen.port;
   return g_strdup_printf(v6 ? "<sip:%s@[%s]:%d%s%s>" : "<sip:%s@%s:%d%s%s>",
                          user && *user ? user : "tabphone", host, port, udp ? "" : ";transport=",
                          udp ? "" : sip_transport_param(transport));
 }
 
-char *call_route_contact(const config *cfg, const config_account *account) {
+char *sip_contact_header(const config *cfg, const char *user, sip_transport transport,
+                         const sip_public_address *learned) {
+  if (!cfg->public_ip && learned && learned->host[0])
+    return contact_at(user, learned->host, learned->port, transport);
+  const char *host = cfg->public_ip;
+  const char *listen = cfg->sip_listen.host;
+  if (!host && listen && strcmp(listen, "0.0.0.0") != 0 && strcmp(listen, "::") != 0)
+    host = listen;
+  if (!host) return NULL;
+  int port = transport == SIP_TRANSPORT_TLS ? sip_tls_port(cfg) : cfg->sip_listen.port;
+  return contact_at(user, host, port, transport);
+}
+
+char *call_route_contact(const config *cfg, const config_account *account,
+                         const sip_public_address *learned) {
   char host[256], port[16], user[128] = "tabphone";
   if (account->uri)
     sip_uri_parse(account->uri, false, host, sizeof host, port, sizeof port, user, sizeof user);
   sip_transport transport = account->transport;
   if (account->uri && g_str_has_prefix(account->uri, "sips:")) transport = SIP_TRANSPORT_TLS;
-  return sip_contact_header(cfg, user, transport);
+  return sip_contact_header(cfg, user, transport, learned);
 }
 
 call_route *call_route_new(const config *cfg, const config_account *account, const char *to,
-                           char *err, size_t err_len) {
+                           const sip_public_address *learned, char *err, size_t err_len) {
   char host[256], port[16];
   if (!sip_uri_parse(to, false, host, sizeof host, port, sizeof port, NULL, 0)) {
     snprintf(err, err_len, "call: '%s' is not a SIP address like sip:bob@example.com",
@@ -102,7 +110,7 @@ call_route *call_route_new(const config *cfg, const config_account *account, con
   }
   call_route *route = g_new0(call_route, 1);
   route->from = from_header(cfg, account);
-  route->contact = call_route_contact(cfg, account);
+  route->contact = call_route_contact(cfg, account, learned);
   if (!account->direct) {
     if (account->proxy)
       route->proxy = sip_route_uri(account->proxy, account->transport);

@@ -20,20 +20,22 @@
 #include <sys/socket.h>
 
 #include "core/config.h"
+#include "sip/nat.h"
 
 typedef struct call_route {
   char *proxy;        /* route URI for NUTAG_PROXY ("sip:host:port;transport=tcp"), or NULL */
   char *next_hop;     /* "host:port" the INVITE is sent to, for reasons and logs */
   char *from;         /* From header value: "\"Display\" <sip:alice@example.com>" */
-  char *contact;      /* Contact header value when [sip] public_ip is set, else NULL */
+  char *contact;      /* Contact header value (see sip_contact_header), or NULL */
   char *trusted_host[2];
   char *trusted_port[2];
   int trusted_count;
 } call_route;
 
-/* to: the request URI (checked: sip:/sips: with a host). NULL with one line in err otherwise. */
+/* to: the request URI (checked: sip:/sips: with a host). NULL with one line in err otherwise.
+ * learned: the account's address learned from its registrar (nat.h), or NULL. */
 call_route *call_route_new(const config *cfg, const config_account *account, const char *to,
-                           char *err, size_t err_len);
+                           const sip_public_address *learned, char *err, size_t err_len);
 void call_route_free(call_route *route);
 
 /* Is source (the transport address a challenge came from) one of the trusted hosts? Numeric
@@ -42,8 +44,9 @@ void call_route_free(call_route *route);
 bool call_route_trusts(const call_route *route, const struct sockaddr_storage *source);
 
 /* The Contact we put in INVITEs and 200s (caller frees), or NULL for sofia's own: see
- * sip_contact_header in sip_internal.h. */
-char *call_route_contact(const config *cfg, const config_account *account);
+ * sip_contact_header in sip_internal.h (learned may be NULL). */
+char *call_route_contact(const config *cfg, const config_account *account,
+                         const sip_public_address *learned);
 
 
 

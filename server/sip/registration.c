@@ -30,10 +30,14 @@
  */
 #include "sip/registration.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sofia-sip/url.h>
 
@@ -70,6 +74,13 @@ struct registration {
   bool auth_sent;          /* credentials given for the REGISTER in flight */
   int own_answers;         /* SHA-256 answers of ours since the last 2xx (see top comment) */
   bool unregistering;      /* un-REGISTER sent, answer pending */
+
+  sip_public_address learned; /* what the registrar saw us as (host "" = nothing adopted) */
+  char *stale_contact;     /* the Contact before the last change: removed by the next REGISTER */
+  bool stale_sent;         /* the REGISTER in flight removes stale_contact */
+  bool contact_pending;    /* a damped change not yet REGISTERed (see LEARN_DAMP_S) */
+  char *local_contact;     /* sofia's own Contact, noted when an address was first learned */
+  gint64 learned_at;       /* monotonic us of the last change REGISTERed at once (damping) */
 };
 
 static void on_handle_event(sip_handle_owner *owner, nua_event_t event, int status,
@@ -204,11 +215,31 @@ static void report(registration *reg, registration_state state, int code, const 
 
 /* ---- sending ---- */
 
-/* The Contact we register (g_free), or NULL for sofia's own: see sip_contact_header. */
-static char *public_contact(registration *reg) {
+/* Our Contact now (g_free), or NULL for sofia's own: see sip_contact_header. Once an address
+ * was learned, sofia's own is never used again (sofia would repeat the last explicit Contact):
+ * without a learned address, the local one noted then (local_contact). */
+static char *current_contact(registration *reg) {
   sip_transport transport = reg->transport;
   if (g_str_has_prefix(reg->registrar, "sips:")) transport = SIP_TRANSPORT_TLS;
-  return sip_contact_header(sip_agent_config(reg->agent), reg->contact_user, transport);
+  char *contact = sip_contact_header(sip_agent_config(reg->agent), reg->contact_user, transport,
+                                     &reg->learned);
+  return contact ? contact : g_strdup(reg->local_contact);
+}
+
+/* The Contact header of a REGISTER: current_contact, and after a change of the learned address
+ * also the previous Contact with expires=0, so that the registrar drops that binding now (RFC
+ * 3261 10.2.2, as sofia's own "natify" does) instead of forking calls to an address nobody
+ * answers on until it expires. sofia's own refresh may repeat that removal once more, which a
+ * registrar ignores. */
+static char *public_contact(registration *reg) {
+  char *contact = current_contact(reg);
+  if (contact && reg->stale_contact && strcmp(contact, reg->stale_contact) != 0) {
+    char *both = g_strdup_printf("%s, %s;expires=0", contact, reg->stale_contact);
+    g_free(contact);
+    contact = both;
+    reg->stale_sent = true;
+  }
+  return contact;
 }
 
 static void fail(registration *reg, int code, const char *reason, int retry_in);
@@ -233,6 +264,10 @@ static void send_register(registration *reg) {
   if (dns_unusable(reg)) return;
   char expires[16], *contact = public_contact(reg);
   snprintf(expires, sizeof expires, "%d", reg->requested_expires);
+  if (reg->contact_pending) { /* this REGISTER carries a damped change (see LEARN_DAMP_S) */
+    reg->contact_pending = false;
+    reg->learned_at = g_get_monotonic_time();
+  }
   reg->in_flight = true;
   reg->auth_sent = false;
   nua_register(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
@@ -318,26 +353,156 @@ void registration_stop(registration *reg) {
  * we asked for. */
 static int granted_expires(registration *reg, const sip_t *sip) {
   char port[16];
-  snprintf(port, sizeof port, "%d", sip_agent_port(reg->agent));
+  int ours = reg->learned.host[0] ? reg->learned.port : sip_agent_port(reg->agent);
+  snprintf(port, sizeof port, "%d", ours);
   for (const sip_contact_t *m = sip->sip_contact; m; m = m->m_next) {
     const url_t *url = m->m_url;
     if (!m->m_expires || !url->url_user || strcmp(url->url_user, reg->contact_user) != 0)
       continue;
-    if (url->url_port ? strcmp(url->url_port, port) != 0 : sip_agent_port(reg->agent) != 5060)
-      continue;
+    if (url->url_port ? strcmp(url->url_port, port) != 0 : ours != 5060) continue;
     return (int)strtol(m->m_expires, NULL, 10);
   }
   if (sip->sip_expires) return (int)sip->sip_expires->ex_delta;
   return reg->requested_expires;
 }
 
+/* ---- the public address (NAT) ----
+ *
+ * Without [sip] public_ip, a registrar's 2xx whose Via shows our REGISTER arriving from another
+ * address or port (received/rport, nat.h) makes that address this registration's Contact, and
+ * the Contact and SDP address of its account's calls (sip_agent_public_address). Only a 2xx
+ * counts: a 401 or an error may come from anything on the path. The new Contact is registered
+ * at once, with the old binding removed in the same REGISTER (public_contact); a later 2xx
+ * showing us at our own address again (the NAT went away) goes back to the local Contact. At
+ * most one such REGISTER per LEARN_DAMP_S: a change within that time of the previous one is
+ * adopted at once for calls but registered when the time is up, or with an earlier refresh (a
+ * registrar answering from two NATed paths must not start a REGISTER storm). A timer of ours
+ * does it: sofia's own refresh repeats the Contact of the previous REGISTER.
+ *
+ * Why not sofia's own (NUTAG_OUTBOUND "natify"): it only rewrites a Contact that sofia itself
+ * generated (we set ours explicitly), it comes with the outbound keepalive and validation
+ * machinery we keep off (see sip_agent_outbound_options), and it would change neither the
+ * Contact of calls nor the SDP. */
+enum { LEARN_DAMP_S = 10 };
+
+bool registration_public_address(const registration *reg, sip_public_address *out) {
+  if (!reg->learned.host[0]) return false;
+  *out = reg->learned;
+  return true;
+}
+
+/* Is host (numeric, IPv6 possibly in brackets) an address of one of our interfaces? */
+static bool is_local_address(const char *host) {
+  char bare[INET6_ADDRSTRLEN + 2];
+  size_t n = strlen(host);
+  if (host[0] == '[' && n > 2 && n - 2 < sizeof bare) {
+    memcpy(bare, host + 1, n - 2), bare[n - 2] = '\0';
+  } else {
+    g_strlcpy(bare, host, sizeof bare);
+  }
+  struct in6_addr want6;
+  struct in_addr want4;
+  bool v4 = inet_pton(AF_INET, bare, &want4) == 1;
+  if (!v4 && inet_pton(AF_INET6, bare, &want6) != 1) return false;
+  struct ifaddrs *list = NULL;
+  if (getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (struct ifaddrs *i = list; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    if (v4 && i->ifa_addr->sa_family == AF_INET)
+      found = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == want4.s_addr;
+    else if (!v4 && i->ifa_addr->sa_family == AF_INET6)
+      found = !memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &want6, sizeof want6);
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+/* The binding sofia's own Contact made (we set none: [sip] listen on a wildcard address), as the
+ * registrar lists it in its 2xx: our user, the port our Via names, and one of our own addresses
+ * (sofia may name another interface than the Via); else one built from the Via's sent-by. */
+static char *own_binding(registration *reg, const sip_t *sip) {
+  const sip_via_t *via = sip->sip_via;
+  if (!via || !via->v_host) return NULL;
+  const char *via_port = via->v_port ? via->v_port : "5060";
+  for (const sip_contact_t *m = sip->sip_contact; m; m = m->m_next) {
+    const url_t *url = m->m_url;
+    if (!url->url_user || strcmp(url->url_user, reg->contact_user) != 0 || !url->url_host ||
+        strcmp(url->url_port ? url->url_port : "5060", via_port) != 0 ||
+        (strcasecmp(url->url_host, via->v_host) != 0 && !is_local_address(url->url_host)))
+      continue;
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    char *text = url_as_string(home, url);
+    char *binding = text ? g_strdup_printf("<%s>", text) : NULL;
+    su_home_deinit(home);
+    if (binding) return binding;
+  }
+  bool udp = !via->v_protocol || !strcasecmp(via->v_protocol, sip_transport_udp);
+  return g_strdup_printf("<sip:%s@%s:%s%s%s>", reg->contact_user, via->v_host, via_port,
+                         udp ? "" : ";transport=", udp ? "" : sip_transport_param(reg->transport));
+}
+
+/* A 2xx arrived: true when the Contact changed and the caller must REGISTER again now. */
+static bool learn_public_address(registration *reg, const sip_t *sip) {
+  const config *cfg = sip_agent_config(reg->agent);
+  if (cfg->public_ip) return false;
+  if (!cfg->learn_public_address) {
+    sip_agent_note_via(reg->agent, sip->sip_via, reg->subject);
+    return false;
+  }
+  sip_public_address seen;
+  sip_nat_verdict verdict = sip_nat_from_via(sip->sip_via, &seen);
+  if (verdict == SIP_NAT_UNKNOWN) return false;
+  if (verdict == SIP_NAT_NONE && !reg->learned.host[0]) return false;
+  if (verdict == SIP_NAT_SEEN && sip_public_address_equal(&seen, &reg->learned)) return false;
+  char *before = current_contact(reg);
+  if (!before) {
+    before = own_binding(reg, sip);
+    reg->local_contact = g_strdup(before);
+  }
+  char text[96];
+  if (verdict == SIP_NAT_SEEN) {
+    sip_public_address_format(&seen, text, sizeof text);
+    log_info("sip", reg->subject, reg->peer,
+             "learned public address %s from registrar of account %s", text, reg->key);
+    reg->learned = seen;
+  } else {
+    sip_public_address_format(&reg->learned, text, sizeof text);
+    log_info("sip", reg->subject, reg->peer,
+             "registrar of account %s sees our own address again: public address %s forgotten",
+             reg->key, text);
+    memset(&reg->learned, 0, sizeof reg->learned);
+  }
+  g_free(reg->stale_contact);
+  reg->stale_contact = before; /* NULL: nothing to remove, or unknown (expires by itself) */
+  gint64 now = g_get_monotonic_time();
+  bool damped = reg->learned_at && now - reg->learned_at < LEARN_DAMP_S * G_USEC_PER_SEC;
+  if (!damped) reg->learned_at = now;
+  reg->contact_pending = damped;
+  return !damped;
+}
+
 static void on_registered(registration *reg, int status, const char *phrase, const sip_t *sip) {
   int granted = sip ? granted_expires(reg, sip) : reg->requested_expires;
   if (granted <= 0) granted = reg->requested_expires;
-  if (sip) sip_agent_note_via(reg->agent, sip->sip_via, reg->subject);
+  /* The REGISTER answered carried the removal of the previous binding: done. */
+  if (reg->stale_contact && reg->stale_sent) {
+    g_free(reg->stale_contact);
+    reg->stale_contact = NULL;
+  }
+  reg->stale_sent = false;
+  bool reregister = sip && learn_public_address(reg, sip);
   reg->failures = 0;
   reg->own_answers = 0;
-  schedule(reg, refresh_delay(granted));
+  int delay = refresh_delay(granted);
+  if (reg->contact_pending) {
+    /* A damped change: REGISTERed when LEARN_DAMP_S since the last one is up. */
+    gint64 left = reg->learned_at + LEARN_DAMP_S * G_USEC_PER_SEC - g_get_monotonic_time();
+    int wait = left > 0 ? (int)(left / G_USEC_PER_SEC) + 1 : 1;
+    if (wait < delay) delay = wait;
+  }
+  schedule(reg, delay);
+  if (reregister) send_register(reg);
   /* sofia's refresh and ours can answer back to back: one event for both is enough. */
   gint64 now = g_get_monotonic_time();
   bool repeat = reg->state == REGISTRATION_REGISTERED && reg->expires == granted &&
@@ -561,7 +726,8 @@ void registration_free(registration *reg) {
   g_free(reg->password);
   g_free(reg->key), g_free(reg->aor), g_free(reg->username), g_free(reg->display_name);
   g_free(reg->registrar), g_free(reg->proxy), g_free(reg->peer), g_free(reg->subject);
-  g_free(reg->contact_user), g_free(reg->last_reason);
+  g_free(reg->contact_user), g_free(reg->last_reason), g_free(reg->stale_contact);
+  g_free(reg->local_contact);
   g_free(reg);
 }
 

@@ -7,6 +7,10 @@
  * respected). Every state change is reported to the listener with the SIP code and a reason a
  * person can act on:  "403 Forbidden from 127.0.0.1:5070 — check username/password".
  * Passwords never appear in any log line or event.
+ * NAT: without [sip] public_ip (and unless [sip] learn_public_address = no), the address:port a
+ * registrar reports in the Via of a 2xx (received/rport) becomes the Contact this registration
+ * registers (the old binding removed) and the Contact/SDP address of its account's calls
+ * (sip_agent_public_address, sip_internal.h); see registration.c.
  *
  * Threading: control thread only.
  * Ownership: registration_new returns an object the caller frees with registration_free.

@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "sip/agent.h"
 #include "sip/call.h"
+#include "sip/nat.h"
 #include "sip/registration.h"
 
 /* sip is the answer (or request) of the event. sofia also synthesises answers for local
@@ -60,10 +61,14 @@ bool sip_agent_srv_failover(sip_agent *agent, const char *route_uri);
  * fails (network down, no route). Callers fail the request instead, with why ("no route to the
  * DNS server 10.0.0.53 (Network is unreachable)"). */
 bool sip_agent_dns_routable(sip_agent *agent, const char *uri, char *why, size_t why_len);
-/* A registrar's 2xx: when its Via says it saw us from another address (received/rport, RFC
- * 3581) and no [sip] public_ip is set, warns once per address that we look NATed and what to
- * set. The address is not adopted by itself (Contact and SDP keep the configured one). */
+/* A registrar's 2xx with [sip] learn_public_address off: when its Via says it saw us from
+ * another address (received/rport, RFC 3581) and no [sip] public_ip is set, warns once per
+ * address that we look NATed and what to set. */
 void sip_agent_note_via(sip_agent *agent, const sip_via_t *via, const char *subject);
+/* The address the registrar of account (an account name, or the AOR of a BYO account: the
+ * registration's key) reported and we adopted (see registration.c), into out. False when there
+ * is none: [sip] public_ip set, learning off, no NAT seen, or no such registration. */
+bool sip_agent_public_address(sip_agent *agent, const char *account, sip_public_address *out);
 /* NUTAG_OUTBOUND value for handles: keepalive per [sip] keepalive_seconds. */
 const char *sip_agent_outbound_options(sip_agent *agent);
 
@@ -96,6 +101,9 @@ sip_incoming_handler sip_agent_incoming_handler(sip_agent *agent, void **user_da
  * gone); it stays usable only for registration_free. */
 void registration_detach(registration *reg);
 
+/* The address learned from this registration's registrar (see sip_agent_public_address). */
+bool registration_public_address(const registration *reg, sip_public_address *out);
+
 /* Where a registration sends its REGISTERs (route URIs; proxy may be NULL), for keepalives. */
 void registration_route(const registration *reg, const char **registrar, const char **proxy,
                         const char **aor, sip_transport *transport);
@@ -119,11 +127,13 @@ char *sip_uri_domain_target(const char *aor);
 char *sip_route_uri(const char *text, sip_transport transport);
 
 /* call_route.c: the Contact header value for user over transport (g_free), or NULL to let sofia
- * choose. Explicit when [sip] public_ip is set (that address) or when SIP listens on one
- * specific address (that address): once a TLS listener exists sofia leaves loopback addresses
- * out of its own Contact choice and would name the TLS transport even for UDP. The port is the
- * TLS listener's for TLS, else [sip] listen's. */
-char *sip_contact_header(const config *cfg, const char *user, sip_transport transport);
+ * choose. Explicit when [sip] public_ip is set (that address), else when learned names an
+ * address (learned from the account's registrar: that address and port, see nat.h), or when
+ * SIP listens on one specific address (that address): once a TLS listener exists sofia leaves
+ * loopback addresses out of its own Contact choice and would name the TLS transport even for
+ * UDP. The port is then the TLS listener's for TLS, else [sip] listen's. learned may be NULL. */
+char *sip_contact_header(const config *cfg, const char *user, sip_transport transport,
+                         const sip_public_address *learned);
 /* The TLS listener port: [sip] tls_port, or the [sip] listen port + 1 when that is 0. */
 int sip_tls_port(const config *cfg);
 

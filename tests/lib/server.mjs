@@ -87,7 +87,20 @@ function getJson(url) {
  * Returns { httpsUrl, httpUrl, wsUrl, httpsPort, httpPort, sipPort, configFile, logs(),
  *           waitForLog(regex, ms), stop(signal) }.
  */
-export async function startServer({ config = {}, env = {}, readyTimeoutMs = 10000 } = {}) {
+export async function startServer(options = {}) {
+  // freePort hands out a port the kernel had free a moment ago; a test running in parallel can
+  // take it meanwhile (its own listener, or the source port of an outgoing connection). The
+  // server then refuses to start with "address already in use": start again on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(err.message)) throw err;
+    }
+  }
+}
+
+async function startServerOnce({ config = {}, env = {}, readyTimeoutMs = 10000 } = {}) {
   const httpsPort = await freePort();
   const httpPort = await freePort();
   const sipPort = await freePort();

@@ -1,7 +1,9 @@
 // nat.test.mjs: addresses behind NAT. With [sip] public_ip set, everything we tell a SIP peer
 // names it (Contact of REGISTER and INVITE, the SIP-side SDP's o= and c=), never the private
 // listen address; and requests reaching us get their answers where they came from (rport,
-// RFC 3581). 127.0.0.9 stands in for the public address. Run inside a namespace:
+// RFC 3581). 127.0.0.9 stands in for the public address. Without public_ip, the address a
+// registrar reports in its 2xx Via (received/rport) is learned per account: a responder that
+// adds received=127.0.0.5;rport=40000 plays the registrar behind a NAT. Run inside a namespace:
 //   TABPHONE_BIN=... tests/e2e/run.sh sip/nat.test.mjs
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +11,7 @@ import dgram from 'node:dgram';
 
 import { startServer } from '../lib/server.mjs';
 import { SignalClient } from '../lib/client.mjs';
-import { startResponder } from '../lib/sip-peers.mjs';
+import { startResponder, startSipp, freePort } from '../lib/sip-peers.mjs';
 
 const PUBLIC = '127.0.0.9';
 
@@ -24,12 +26,12 @@ const OFFER = [
 ].join('\r\n');
 
 /** Places one call from a tab to a responder that answers 486; returns the INVITE's text. */
-async function inviteSeenBy(srv, far, host = '127.0.0.1') {
+async function inviteSeenBy(srv, far, host = '127.0.0.1', account = 'direct') {
   const c = await SignalClient.connect(srv.wsUrl);
   try {
     await c.next('welcome');
     const uriHost = host.includes(':') ? `[${host}]` : host;
-    c.send({ type: 'call', call_id: 'n1', to: `sip:bob@${uriHost}:${far.port}`, from_account: 'direct', sdp: OFFER });
+    c.send({ type: 'call', call_id: 'n1', to: `sip:bob@${uriHost}:${far.port}`, from_account: account, sdp: OFFER });
     const h = await c.next((m) => m.type === 'hangup' && m.call_id === 'n1', 8000);
     assert.equal(h.code, 486, JSON.stringify(h));
     const invite = far.requests().find((r) => r.method === 'INVITE');
@@ -41,9 +43,28 @@ async function inviteSeenBy(srv, far, host = '127.0.0.1') {
 }
 
 const header = (text, name) => text.split('\r\n').find((l) => l.toLowerCase().startsWith(name.toLowerCase() + ':')) ?? '';
+/** Every Contact header line of a message (full or compact form), one per line. */
+const contacts = (text) => text.split('\r\n\r\n')[0].split('\r\n').filter((l) => /^(contact|m):/i.test(l)).join('\n');
 const body = (text) => text.slice(text.indexOf('\r\n\r\n') + 4);
 
-describe('NAT', { concurrency: true }, () => {
+/** The Via of a registrar behind which our REGISTER seems to come from `host:port`. */
+const natVia = (host, port) => (v) => v.replace(/;rport\b(=\d+)?/, '').replace(/;received=[^;]*/, '') + `;received=${host};rport=${port}`;
+
+/** A registrar (and proxy: INVITEs of a registering account go through it) answering 486 to
+ * INVITEs, with `via` rewriting the top Via of its answers; and a server with account alice. */
+async function natSetup({ via, sip = {}, proto = 'udp' } = {}) {
+  const registrar = await startResponder({ proto, via, answer: (r) => (r.method === 'INVITE' ? 486 : 200) });
+  const srv = await startServer({ config: { sip, 'account alice': {
+    uri: 'sip:alice@127.0.0.1', registrar: `127.0.0.1:${registrar.port}`, transport: proto } } });
+  return { registrar, srv };
+}
+
+const registers = (registrar) => registrar.requests().filter((r) => r.method === 'REGISTER');
+const settle = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A few at a time: each test starts a server on ports picked by freePort(), and many at once
+// race each other's ephemeral ports ("address already in use" at startup).
+describe('NAT', { concurrency: 4 }, () => {
   test('with public_ip the INVITE names only it: Contact, SDP o= and c=', async () => {
     const far = await startResponder({ answer: (r) => (r.method === 'INVITE' ? 486 : 200) });
     const srv = await startServer({ config: { sip: { public_ip: PUBLIC } } });
@@ -74,12 +95,203 @@ describe('NAT', { concurrency: true }, () => {
     }
   });
 
-  test('a registrar that sees another address (received/rport) gets a NAT warning naming it', async () => {
-    const registrar = await startResponder({ via: (v) => v.replace(/;rport\b(=\d+)?/, '') + ';received=192.0.2.44;rport=6000' });
-    const srv = await startServer({ config: { 'account alice': {
-      uri: 'sip:alice@127.0.0.1', registrar: `127.0.0.1:${registrar.port}` } } });
+  test('with learn_public_address = false a registrar that sees another address only gets a NAT warning', async () => {
+    const { registrar, srv } = await natSetup({ via: natVia('192.0.2.44', 6000), sip: { learn_public_address: false } });
     try {
       await srv.waitForLog(/the registrar sees us as 192\.0\.2\.44:6000 \(received\/rport\): behind NAT\?.*set \[sip\] public_ip = 192\.0\.2\.44/);
+      await settle(500);
+      assert.equal(registers(registrar).length, 1, 'no second REGISTER');
+      assert.doesNotMatch(srv.logs(), /learned public address/);
+      const invite = await inviteSeenBy(srv, registrar, '127.0.0.1', 'alice');
+      assert.match(header(invite, 'Contact'), new RegExp(`@127\\.0\\.0\\.1:${srv.sipPort}>`));
+      assert.ok(!body(invite).includes('192.0.2.44'), body(invite));
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('the address a registrar reports (received/rport) is learned and registered, the old binding removed', async () => {
+    const { registrar, srv } = await natSetup({ via: natVia('127.0.0.5', 40000) });
+    try {
+      await srv.waitForLog(/\[reg alice\].*learned public address 127\.0\.0\.5:40000 from registrar of account alice/);
+      const deadline = Date.now() + 3000;
+      while (registers(registrar).length < 2 && Date.now() < deadline) await settle(50);
+      const [first, second] = registers(registrar);
+      assert.match(contacts(first.text), new RegExp(`<sip:alice@127\\.0\\.0\\.1:${srv.sipPort}>`));
+      assert.ok(second, 'no REGISTER with the learned address');
+      const listed = contacts(second.text);
+      assert.match(listed, /<sip:alice@127\.0\.0\.5:40000>(?!;expires=0)/);
+      assert.match(listed, new RegExp(`<sip:alice@127\\.0\\.0\\.1:${srv.sipPort}>;expires=0`), listed);
+      await settle(500);
+      assert.equal(registers(registrar).length, 2, 'the same answer again must not re-REGISTER');
+      assert.equal(srv.logs().match(/learned public address/g).length, 1, 'logged once');
+      assert.doesNotMatch(srv.logs(), /the registrar sees us as/);
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('an INVITE of the account names the learned address: Contact, SDP o= and c=', async () => {
+    const { registrar, srv } = await natSetup({ via: natVia('127.0.0.5', 40000) });
+    try {
+      await srv.waitForLog(/learned public address 127\.0\.0\.5:40000/);
+      const invite = await inviteSeenBy(srv, registrar, '127.0.0.1', 'alice');
+      assert.match(header(invite, 'Contact'), /<sip:alice@127\.0\.0\.5:40000>/);
+      const sdp = body(invite);
+      assert.match(sdp, /^c=IN IP4 127\.0\.0\.5\r?$/m);
+      assert.match(sdp, /^o=\S+ \S+ \S+ IN IP4 127\.0\.0\.5\r?$/m);
+      // The direct account has no registrar: nothing learned applies to it.
+      registrar.requests().length = 0;
+      const direct = await inviteSeenBy(srv, registrar, '127.0.0.1', 'direct');
+      assert.ok(!direct.includes('127.0.0.5'), direct);
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('an inbound call to the account is answered with the learned address: 200 Contact, SDP o= and c=', async () => {
+    const { registrar, srv } = await natSetup({ via: natVia('127.0.0.5', 40000) });
+    const c = await SignalClient.connect(srv.wsUrl);
+    let sipp;
+    try {
+      await c.next('welcome');
+      await srv.waitForLog(/learned public address 127\.0\.0\.5:40000/);
+      sipp = await startSipp('uac-invite.xml', { mayExit: true,
+        args: ['-m', '1', '-t', 'u1', '-s', 'alice', `127.0.0.1:${srv.sipPort}`] });
+      const incoming = await c.next('incoming', 8000);
+      assert.equal(incoming.account, 'alice');
+      c.send({ type: 'accept', call_id: incoming.call_id, sdp: OFFER.replace('a=setup:actpass', 'a=setup:active') });
+      for (let i = 0; i < 100 && !/SIP\/2\.0 200 OK/.test(sipp.messages()); i++) await settle(50);
+      const ok = sipp.messages().split(/\r?\n\s*\r?\n(?=SIP\/2\.0|[A-Z]+ sip:)/).find((m) => /SIP\/2\.0 200 OK/.test(m) && /CSeq: \d+ INVITE/.test(m));
+      assert.ok(ok, sipp.messages());
+      assert.match(ok, /Contact: <sip:alice@127\.0\.0\.5:40000>/);
+      assert.match(ok, /^c=IN IP4 127\.0\.0\.5\r?$/m);
+      assert.match(ok, /^o=\S+ \S+ \S+ IN IP4 127\.0\.0\.5\r?$/m);
+    } finally {
+      await c.close();
+      await sipp?.stop();
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('with public_ip configured nothing is learned', async () => {
+    const { registrar, srv } = await natSetup({ via: natVia('127.0.0.5', 40000), sip: { public_ip: PUBLIC } });
+    try {
+      await srv.waitForLog(/\[reg alice\].* registered/);
+      await settle(500);
+      assert.equal(registers(registrar).length, 1);
+      assert.doesNotMatch(srv.logs(), /learned public address|the registrar sees us as/);
+      const invite = await inviteSeenBy(srv, registrar, '127.0.0.1', 'alice');
+      assert.match(header(invite, 'Contact'), new RegExp(`<sip:alice@${PUBLIC.replaceAll('.', '\\.')}:${srv.sipPort}>`));
+      assert.match(body(invite), /^c=IN IP4 127\.0\.0\.9\r?$/m);
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('a registrar that sees our own address and port changes nothing', async () => {
+    const own = (v) => natVia('127.0.0.1', Number(/:(\d+)/.exec(v.split(' ')[1])[1]))(v);
+    const { registrar, srv } = await natSetup({ via: own });
+    try {
+      await srv.waitForLog(/\[reg alice\].* registered/);
+      await settle(500);
+      assert.equal(registers(registrar).length, 1);
+      assert.doesNotMatch(srv.logs(), /learned public address|the registrar sees us as/);
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('a registrar that sees our own address again (NAT gone) takes the account back to it', async () => {
+    let n = 0;
+    const own = (v) => natVia('127.0.0.1', Number(/:(\d+)/.exec(v.split(' ')[1])[1]))(v);
+    const { registrar, srv } = await natSetup({ via: (v) => (n++ === 0 ? natVia('127.0.0.5', 40000)(v) : own(v)) });
+    try {
+      await srv.waitForLog(/registrar of account alice sees our own address again: public address 127\.0\.0\.5:40000 forgotten/);
+      const invite = await inviteSeenBy(srv, registrar, '127.0.0.1', 'alice');
+      assert.match(header(invite, 'Contact'), new RegExp(`<sip:alice@127\\.0\\.0\\.1:${srv.sipPort}>`));
+      assert.ok(!invite.includes('127.0.0.5'), invite);
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('with a wildcard listen (sofia\'s own Contact) the learned address replaces it, and the local one comes back', async () => {
+    let n = 0;
+    const own = (v) => natVia('127.0.0.1', Number(/:(\d+)/.exec(v.split(' ')[1])[1]))(v);
+    const registrar = await startResponder({ via: (v) => (n++ === 0 ? natVia('127.0.0.5', 40000)(v) : own(v)) });
+    const sipPort = await freePort();
+    const srv = await startServer({ config: { sip: { listen: `0.0.0.0:${sipPort}` }, 'account alice': {
+      uri: 'sip:alice@127.0.0.1', registrar: `127.0.0.1:${registrar.port}`, expires: 10 } } });
+    try {
+      await srv.waitForLog(/public address 127\.0\.0\.5:40000 forgotten/);
+      const [first, second] = registers(registrar);
+      const local = /<sip:alice@127\.0\.0\.\d+:\d+>/.exec(contacts(first.text))?.[0];
+      assert.ok(local && local.endsWith(`:${sipPort}>`), contacts(first.text));
+      const listed = contacts(second.text);
+      assert.match(listed, /<sip:alice@127\.0\.0\.5:40000>/);
+      assert.ok(listed.includes(`${local};expires=0`), listed);
+      // A second change within 10 s of the first goes out with our next REGISTER: the refresh
+      // (at half of the 10 s granted) here, else when the 10 s are up.
+      let back;
+      const deadline = Date.now() + 12000;
+      while (!back && Date.now() < deadline) {
+        back = registers(registrar).find((r) => contacts(r.text).includes('<sip:alice@127.0.0.5:40000>;expires=0'));
+        if (!back) await settle(100);
+      }
+      assert.ok(back, `no REGISTER went back to the local Contact:\n${registers(registrar).map((r) => contacts(r.text)).join('\n--\n')}`);
+      assert.ok(contacts(back.text).includes(local), contacts(back.text));
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('a registrar flapping between two addresses does not start a REGISTER storm', async () => {
+    let n = 0;
+    const flapping = (v) => (n++ % 2 === 0 ? natVia('127.0.0.5', 40000) : natVia('127.0.0.6', 40001))(v);
+    const { registrar, srv } = await natSetup({ via: flapping });
+    try {
+      await srv.waitForLog(/learned public address 127\.0\.0\.6:40001/);
+      await settle(1000);
+      // The first change is registered at once; the next one within 10 s waits for them.
+      assert.equal(registers(registrar).length, 2);
+      assert.equal(srv.logs().match(/learned public address/g).length, 2);
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('over TCP only the address is learned: the Contact keeps our listening port', async () => {
+    const { registrar, srv } = await natSetup({ proto: 'tcp', via: natVia('127.0.0.5', 40000) });
+    try {
+      await srv.waitForLog(new RegExp(`learned public address 127\\.0\\.0\\.5:${srv.sipPort} from registrar of account alice`));
+      const deadline = Date.now() + 3000;
+      while (registers(registrar).length < 2 && Date.now() < deadline) await settle(50);
+      const second = registers(registrar)[1];
+      assert.ok(second, 'no REGISTER with the learned address');
+      assert.match(contacts(second.text), new RegExp(`<sip:alice@127\\.0\\.0\\.5:${srv.sipPort};transport=tcp>`));
+    } finally {
+      await srv.stop();
+      await registrar.stop();
+    }
+  });
+
+  test('over TCP another source port alone is no NAT (every connection has its own)', async () => {
+    const { registrar, srv } = await natSetup({ proto: 'tcp', via: natVia('127.0.0.1', 55555) });
+    try {
+      await srv.waitForLog(/\[reg alice\].* registered/);
+      await settle(500);
+      assert.equal(registers(registrar).length, 1);
+      assert.doesNotMatch(srv.logs(), /learned public address/);
     } finally {
       await srv.stop();
       await registrar.stop();

@@ -215,7 +215,10 @@ static void check_drained(hub *h) {
 void hub_remove_call(hub *h, call *c) {
   if (!g_ptr_array_remove(h->calls, c)) return;
   g_ptr_array_add(h->dying, c);
-  if (!h->free_source) h->free_source = g_idle_add(free_dying_calls, h);
+  /* High priority: the call (and the media slot it counts against [media] max_calls) is gone
+   * before the loop reads the next message; a default idle waits behind busy sockets, and a
+   * tab that calls again right after its hangup was refused as overloaded. */
+  if (!h->free_source) h->free_source = g_idle_add_full(G_PRIORITY_HIGH, free_dying_calls, h, NULL);
   schedule_trim(h);
   check_drained(h);
 }

@@ -47,18 +47,29 @@ static void worker_thread_name(size_t index, char *name, size_t name_len) {
 /* A worker's next thread (media_engine_release_memory): waits until the previous thread has
  * left the loop and exited (its malloc cache is freed at exit), trims, then runs the loop. */
 typedef struct {
+  media_engine *engine;
   media_worker *worker;
   GThread *predecessor; /* joined (and so released) here */
 } worker_successor;
 
+/* Any thread: hands glibc's free pages back to the system, one caller at a time. */
+static void return_free_memory(media_engine *engine) {
+#ifdef __GLIBC__
+  g_mutex_lock(&engine->trim_lock);
+  malloc_trim(0);
+  g_mutex_unlock(&engine->trim_lock);
+#else
+  (void)engine;
+#endif
+}
+
 static gpointer worker_successor_main(gpointer data) {
   worker_successor *start = data;
   media_worker *worker = start->worker;
+  media_engine *engine = start->engine;
   g_thread_join(start->predecessor);
   g_free(start);
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
+  return_free_memory(engine);
   return worker_main(worker);
 }
 
@@ -189,6 +200,7 @@ media_engine *media_engine_new(const config *cfg, GMainContext *control, char *e
     return NULL;
   }
   media_engine *engine = g_new0(media_engine, 1);
+  g_mutex_init(&engine->trim_lock);
   engine->control = control ? g_main_context_ref(control) : g_main_context_ref_thread_default();
   engine->dtls_context =
       dtls_context_new(engine->fingerprint, sizeof engine->fingerprint, err, err_len);
@@ -245,7 +257,7 @@ void media_engine_release_memory(media_engine *engine) {
     if (atomic_load(&w->handing_over)) continue; /* the last renewal is still under way */
     atomic_store(&w->handing_over, true);
     worker_successor *start = g_new(worker_successor, 1);
-    *start = (worker_successor){.worker = w, .predecessor = w->thread};
+    *start = (worker_successor){.engine = engine, .worker = w, .predecessor = w->thread};
     char name[16];
     worker_thread_name(i, name, sizeof name);
     GError *error = NULL;
@@ -263,9 +275,7 @@ void media_engine_release_memory(media_engine *engine) {
     w->thread = next;
     renewed = true;
   }
-#ifdef __GLIBC__
-  if (!renewed) malloc_trim(0); /* otherwise each successor trims once its predecessor is gone */
-#endif
+  if (!renewed) return_free_memory(engine); /* else each successor does, its predecessor gone */
 }
 
 void media_engine_free(media_engine *engine) {
@@ -298,6 +308,7 @@ void media_engine_free(media_engine *engine) {
   if (engine->turn_password) memset(engine->turn_password, 0, strlen(engine->turn_password));
   g_free(engine->turn_password);
   g_main_context_unref(engine->control);
+  g_mutex_clear(&engine->trim_lock);
   g_free(engine);
 }
 

@@ -65,6 +65,10 @@ struct media_engine {
   char *turn_user;
   char *turn_password;      /* secret: never logged */
   atomic_size_t call_count;
+  /* malloc_trim runs one at a time (engine.c, return_free_memory): the renewed workers would
+   * otherwise call it together, and where glibc's malloc has never run (an ASan build, a
+   * preloaded allocator) its first call initialises the arenas without a lock. */
+  GMutex trim_lock;
   atomic_uint next_id;
   int overload_lag_us;      /* [media] overload_lag_ms in µs; 0 = lag never overloads */
   size_t max_calls;         /* [media] max_calls; 0 = no limit */

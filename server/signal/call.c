@@ -956,7 +956,11 @@ void call_on_accept(call *c, session *s, const json_t *request) {
   send_answered(c, NULL);
 }
 
-static void remove_ringing(call *c, session *s) { g_ptr_array_remove(c->ringing, s); }
+/* Every entry: a session is listed once, but a session that goes must never stay behind. */
+static void remove_ringing(call *c, session *s) {
+  while (g_ptr_array_remove(c->ringing, s)) {
+  }
+}
 
 void call_on_reject(call *c, session *s, const json_t *request) {
   if (c->direction != CALL_INCOMING || c->owner) {
@@ -1250,8 +1254,15 @@ void call_session_detached(call *c, session *s) {
 void call_session_moved(call *c, session *from, session *to) {
   if (c->ended) return;
   if (c->owner == from) c->owner = to;
+  /* A call ringing on both tabs rings once on the one that took over (listed twice, the
+   * second entry outlived the session: fuzz_session found the hangup sent to a freed one). */
+  bool to_rings = g_ptr_array_find(c->ringing, to, NULL);
   for (guint i = 0; i < c->ringing->len; i++) {
     if (g_ptr_array_index(c->ringing, i) == from) c->ringing->pdata[i] = to;
+  }
+  if (to_rings) {
+    remove_ringing(c, to);
+    g_ptr_array_add(c->ringing, to);
   }
   for (guint i = 0; i < c->early_candidates->len; i++) {
     queued_candidate *q = g_ptr_array_index(c->early_candidates, i);

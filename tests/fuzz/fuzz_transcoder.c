@@ -10,12 +10,84 @@
  *   and the payload bytes.
  * Checks on every packet the transcoder sends: a valid RTP header of at least 12 bytes, our
  * SSRC, one of the out leg's payload types, a payload that fits AUDIO_MAX_PAYLOAD, and
- * sequence numbers that go up by exactly one. */
+ * sequence numbers that go up by exactly one.
+ *
+ * Every input gets a new transcoder with new Opus states, but those states are copies of one
+ * made by libopus at the first use (opus_*_create is wrapped at link time): libopus probes the
+ * CPU (CPUID, a trap to the hypervisor in a VM) on every create, which was a fifth of this
+ * target's time. The Opus API documents its states as one contiguous block that a shallow copy
+ * duplicates, and creation depends only on the arguments, so a copy is exactly what a create
+ * would return; it is still a separate allocation per input, freed by opus_*_destroy as usual. */
+#include <opus/opus.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/transcoder.h"
+
+/* ---- Opus states created once, copied per input -------------------------------------------- */
+
+typedef struct pristine {
+  bool encoder;
+  opus_int32 fs;
+  int channels, application;
+  size_t size;
+  void *state;
+} pristine;
+
+enum { MAX_PRISTINE = 16 };
+static pristine pristines[MAX_PRISTINE];
+static int pristine_count;
+
+static void *copy_of(bool encoder, opus_int32 fs, int channels, int application) {
+  for (int i = 0; i < pristine_count; i++) {
+    const pristine *p = &pristines[i];
+    if (p->encoder == encoder && p->fs == fs && p->channels == channels &&
+        p->application == application) {
+      void *st = malloc(p->size);
+      if (st) memcpy(st, p->state, p->size);
+      return st;
+    }
+  }
+  return NULL;
+}
+
+static void keep_pristine(bool encoder, opus_int32 fs, int channels, int application,
+                          const void *st, int size) {
+  if (!st || size <= 0 || pristine_count == MAX_PRISTINE) return;
+  void *copy = malloc((size_t)size);
+  if (!copy) return;
+  memcpy(copy, st, (size_t)size);
+  pristines[pristine_count++] = (pristine){encoder, fs, channels, application, (size_t)size, copy};
+}
+
+OpusEncoder *__real_opus_encoder_create(opus_int32 fs, int channels, int application, int *error);
+OpusEncoder *__wrap_opus_encoder_create(opus_int32 fs, int channels, int application, int *error);
+OpusEncoder *__wrap_opus_encoder_create(opus_int32 fs, int channels, int application, int *error) {
+  OpusEncoder *st = copy_of(true, fs, channels, application);
+  if (st) {
+    if (error) *error = OPUS_OK;
+    return st;
+  }
+  st = __real_opus_encoder_create(fs, channels, application, error);
+  keep_pristine(true, fs, channels, application, st, opus_encoder_get_size(channels));
+  return st;
+}
+
+OpusDecoder *__real_opus_decoder_create(opus_int32 fs, int channels, int *error);
+OpusDecoder *__wrap_opus_decoder_create(opus_int32 fs, int channels, int *error);
+OpusDecoder *__wrap_opus_decoder_create(opus_int32 fs, int channels, int *error) {
+  OpusDecoder *st = copy_of(false, fs, channels, 0);
+  if (st) {
+    if (error) *error = OPUS_OK;
+    return st;
+  }
+  st = __real_opus_decoder_create(fs, channels, error);
+  keep_pristine(false, fs, channels, 0, st, opus_decoder_get_size(channels));
+  return st;
+}
+
+/* ---- one input ------------------------------------------------------------------------------ */
 
 typedef struct pair {
   audio_codec_id in, out;

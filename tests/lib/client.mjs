@@ -55,3 +55,17 @@ export class SignalClient {
 
   close() { this.ws.close(); return this.closed; }
 }
+
+/** The account's registration as a tab sees it, once it left "registering" (connects its own
+ * client to srv and closes it). */
+export async function settledRegistration(srv, name, ms = 8000) {
+  const c = await SignalClient.connect(srv.wsUrl);
+  try {
+    const w = await c.next('welcome');
+    const reg = w.accounts.find((a) => a.name === name)?.registration;
+    if (reg && reg.state !== 'registering') return reg;
+    return await c.next((m) => m.type === 'registration' && m.account === name && m.state !== 'registering', ms);
+  } finally {
+    await c.close();
+  }
+}

@@ -6,23 +6,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { startServer } from '../lib/server.mjs';
-import { SignalClient } from '../lib/client.mjs';
+import { settledRegistration } from '../lib/client.mjs';
 import { freePort, startKamailio, startResponder } from '../lib/sip-peers.mjs';
 import { startDns } from '../lib/dns.mjs';
 
 const PASSWORDS = { alice: 'alice-Dns-1' };
-
-async function settledRegistration(srv, name, ms = 8000) {
-  const c = await SignalClient.connect(srv.wsUrl);
-  try {
-    const w = await c.next('welcome');
-    const reg = w.accounts.find((a) => a.name === name)?.registration;
-    if (reg && reg.state !== 'registering') return reg;
-    return await c.next((m) => m.type === 'registration' && m.account === name && m.state !== 'registering', ms);
-  } finally {
-    await c.close();
-  }
-}
 
 /** Registers sip:alice@example.test with the given SRV targets (all on 127.0.0.1). */
 async function registerVia(srvRecords, { naptr = true } = {}) {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 
 import { startServer } from '../lib/server.mjs';
-import { SignalClient } from '../lib/client.mjs';
+import { SignalClient, settledRegistration } from '../lib/client.mjs';
 import { freePort, repoRoot, startKamailio } from '../lib/sip-peers.mjs';
 import { startDns } from '../lib/dns.mjs';
 import { startProbe, writeProbeConfig } from '../lib/call-probe.mjs';
@@ -87,19 +87,6 @@ async function startSniKamailio(pki, { fallback, sni, serverName }) {
   const kam = await startKamailio({ users: PASSWORDS, template: 'kamailio-tls.cfg', uas: '127.0.0.1:9',
     vars: { TLSPORT: tlsPort, TLSCFG: path.join(dir, 'tls.cfg') } });
   return { ...kam, tlsPort, async stop() { await kam.stop(); fs.rmSync(dir, { recursive: true, force: true }); } };
-}
-
-/** The account's registration as the tab sees it, once it left "registering". */
-async function settledRegistration(srv, name, ms = 8000) {
-  const c = await SignalClient.connect(srv.wsUrl);
-  try {
-    const w = await c.next('welcome');
-    const reg = w.accounts.find((a) => a.name === name)?.registration;
-    if (reg && reg.state !== 'registering') return reg;
-    return await c.next((m) => m.type === 'registration' && m.account === name && m.state !== 'registering', ms);
-  } finally {
-    await c.close();
-  }
 }
 
 describe('TLS names the host of each connection', { concurrency: false }, () => {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { startServer } from '../lib/server.mjs';
-import { SignalClient } from '../lib/client.mjs';
+import { settledRegistration } from '../lib/client.mjs';
 import { freePort, repoRoot, startKamailio, startResponder, startSipp } from '../lib/sip-peers.mjs';
 import { startDns } from '../lib/dns.mjs';
 
@@ -36,19 +36,6 @@ function makePki() {
   ssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=some other CA');
   const p = (name) => path.join(dir, name);
   return { dir, ca: p('ca.crt'), otherCa: p('other.crt'), cert: p('pbx.crt'), key: p('pbx.key') };
-}
-
-/** The account's registration as the tab sees it, once it left "registering". */
-async function settledRegistration(srv, name, ms = 8000) {
-  const c = await SignalClient.connect(srv.wsUrl);
-  try {
-    const w = await c.next('welcome');
-    const reg = w.accounts.find((a) => a.name === name)?.registration;
-    if (reg && reg.state !== 'registering') return reg;
-    return await c.next((m) => m.type === 'registration' && m.account === name && m.state !== 'registering', ms);
-  } finally {
-    await c.close();
-  }
 }
 
 describe('SIP over TLS', { concurrency: false }, () => {

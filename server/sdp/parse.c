@@ -10,6 +10,7 @@
  * and end-of-candidates apply to media that do not set their own. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sdp/sdp_internal.h"
@@ -293,9 +294,11 @@ static bool parse_ptime(parser *ps, span value) {
 static bool parse_candidate(parser *ps, span attr) {
   sdp_media *m = ps->media;
   if (m->candidate_count == SDP_MAX_CANDIDATES) return fail(ps, "too many candidates (max 32)", attr);
-  if (!span_copy(attr, m->candidates[m->candidate_count], sizeof m->candidates[0]))
-    return fail(ps, "a=candidate too long", attr);
-  m->candidate_count++;
+  if (attr.n >= SDP_MAX_CANDIDATE_LINE) return fail(ps, "a=candidate too long", attr);
+  char *line = malloc(attr.n + 1);
+  if (line == NULL) return fail(ps, "out of memory", attr);
+  span_copy(attr, line, attr.n + 1);
+  m->candidates[m->candidate_count++] = line;
   return true;
 }
 
@@ -482,13 +485,13 @@ bool sdp_parse(const char *text, size_t len, sdp_session *out, char *err, size_t
     if (line.n == 0) continue; /* blank lines, e.g. the trailing one */
     ps.line_no++;
     if (!parse_line(&ps, line)) {
-      memset(out, 0, sizeof *out);
+      sdp_session_clear(out);
       return false;
     }
   }
   ps.line_no = 0;
   if (!ps.has_origin || !ps.has_name) {
-    memset(out, 0, sizeof *out);
+    sdp_session_clear(out);
     return fail(&ps, ps.has_origin ? "missing s= line" : "missing o= line", span_of(""));
   }
   inherit(&ps);
@@ -496,7 +499,11 @@ bool sdp_parse(const char *text, size_t len, sdp_session *out, char *err, size_t
 }
 
 void sdp_session_clear(sdp_session *session) {
-  if (session) memset(session, 0, sizeof *session);
+  if (session == NULL) return;
+  for (size_t i = 0; i < session->media_count && i < SDP_MAX_MEDIA; i++)
+    for (size_t j = 0; j < session->media[i].candidate_count; j++)
+      free(session->media[i].candidates[j]);
+  memset(session, 0, sizeof *session);
 }
 
 const sdp_media *sdp_audio(const sdp_session *session) {

@@ -4,8 +4,10 @@
  *
  * Pure code: no I/O, no globals, thread-safe. Every function that reads outside input checks
  * it and explains a refusal in err (one line, no raw control characters).
- * Ownership: sdp_parse fills a caller-owned sdp_session (free with sdp_session_clear); the
- * sdp_*_to_* functions return a malloc'd SDP text in *out (free with free()). */
+ * Ownership: sdp_parse fills a caller-owned sdp_session; what it allocates inside (the
+ * candidate lines) is released by sdp_session_clear, which every parsed session needs before
+ * its memory is freed or parsed into again. The sdp_*_to_* functions return a malloc'd SDP
+ * text in *out (free with free()). */
 #ifndef TABPHONE_SDP_SDP_H
 #define TABPHONE_SDP_SDP_H
 
@@ -16,6 +18,7 @@ enum {
   SDP_MAX_CODECS = 32,
   SDP_MAX_MEDIA = 8,
   SDP_MAX_CANDIDATES = 32,
+  SDP_MAX_CANDIDATE_LINE = 256, /* bytes, with the NUL */
 };
 
 typedef struct sdp_codec {
@@ -43,7 +46,9 @@ typedef struct sdp_media {
   char fingerprint_alg[16]; /* "sha-256" */
   char fingerprint[200];
   char setup[12];       /* "actpass", "active", "passive", "" */
-  char candidates[SDP_MAX_CANDIDATES][256]; /* "candidate:..." without "a=" */
+  /* "candidate:..." without "a=", each malloc'd (freed by sdp_session_clear): inline they
+   * made an sdp_session 150 KiB, zeroed at every parse, for lines most SDPs do not have. */
+  char *candidates[SDP_MAX_CANDIDATES];
   size_t candidate_count;
   bool end_of_candidates;
   char crypto[4][160];  /* a=crypto lines (SDES), for later issues */
@@ -60,8 +65,11 @@ typedef struct sdp_session {
   bool bundle;          /* a=group:BUNDLE present */
 } sdp_session;
 
-/* Parses text[0..len). Accepts CRLF or LF line ends. On error returns false with err. */
+/* Parses text[0..len) into *out, which may hold anything (it is not read: clear a session
+ * parsed before). Accepts CRLF or LF line ends. On error returns false with err and *out
+ * empty (nothing to clear). */
 bool sdp_parse(const char *text, size_t len, sdp_session *out, char *err, size_t err_len);
+/* Frees what sdp_parse allocated in session and zeroes it; NULL is fine. */
 void sdp_session_clear(sdp_session *session);
 
 /* The first audio m-line with a non-zero port, or NULL. */

@@ -46,6 +46,7 @@ static void check_result(bool ok, char *out, const char *err) {
     if (out) fprintf(stderr, "fuzz_sdp: our output does not parse (%s):\n%s\n", again, out);
     abort();
   }
+  sdp_session_clear(&reparsed);
   free(out);
 }
 
@@ -92,5 +93,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   out = NULL;
   ok = sdp_answer_echo(&input, &wl, &out, &choice, err, sizeof err);
   check_result(ok, out, err);
+  sdp_session_clear(&input);
   return 0;
 }

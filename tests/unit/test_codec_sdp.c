@@ -7,6 +7,12 @@
 
 #include "sdp/sdp.h"
 
+/* sdp_session_clear frees the candidate lines a parse allocated. */
+static void free_parsed(sdp_session *s) {
+  sdp_session_clear(s);
+  g_free(s);
+}
+
 static sdp_session *parse_text(const char *text) {
   sdp_session *s = g_new0(sdp_session, 1);
   char err[256];
@@ -101,8 +107,8 @@ static void test_forced_opus_offers_every_account_codec_and_transcodes_the_pcmu_
   g_assert_cmpint(choice.sip_dtmf_pt, ==, 101);
   free(offer);
   free(answer);
-  g_free(b);
-  g_free(sip);
+  free_parsed(b);
+  free_parsed(sip);
 }
 
 static void test_auto_prefers_passthrough_when_the_legs_share_a_codec(void) {
@@ -116,8 +122,8 @@ static void test_auto_prefers_passthrough_when_the_legs_share_a_codec(void) {
   g_assert_cmpstr(choice.sip_name, ==, "g722");
   assert_has_line(answer, "a=rtpmap:9 G722/8000");
   free(answer);
-  g_free(b);
-  g_free(sip);
+  free_parsed(b);
+  free_parsed(sip);
 }
 
 static void test_forced_opus_stays_passthrough_when_the_far_end_answers_opus(void) {
@@ -130,8 +136,8 @@ static void test_forced_opus_stays_passthrough_when_the_far_end_answers_opus(voi
   g_assert_cmpstr(choice.name, ==, "opus");
   g_assert_cmpint(choice.sip_pt, ==, 96);
   free(answer);
-  g_free(b);
-  g_free(sip);
+  free_parsed(b);
+  free_parsed(sip);
 }
 
 static void test_auto_transcodes_when_there_is_no_common_codec(void) {
@@ -149,8 +155,8 @@ static void test_auto_transcodes_when_there_is_no_common_codec(void) {
   g_assert_cmpstr(choice.sip_name, ==, "pcmu");
   free(offer);
   free(answer);
-  g_free(b);
-  g_free(sip);
+  free_parsed(b);
+  free_parsed(sip);
 }
 
 static void test_inbound_forced_opus_offers_opus_alone_and_answers_the_far_end_codec(void) {
@@ -177,8 +183,8 @@ static void test_inbound_forced_opus_offers_opus_alone_and_answers_the_far_end_c
   g_assert_cmpint(choice.sip_dtmf_pt, ==, 101);
   free(offer);
   free(answer);
-  g_free(sip);
-  g_free(answer_b);
+  free_parsed(sip);
+  free_parsed(answer_b);
 }
 
 static void test_inbound_forced_opus_is_passthrough_when_the_far_end_offers_opus(void) {
@@ -189,7 +195,7 @@ static void test_inbound_forced_opus_is_passthrough_when_the_far_end_offers_opus
   assert_has_line(offer, "a=rtpmap:96 opus/48000/2");
   assert_lacks(offer, "PCMU");
   free(offer);
-  g_free(sip);
+  free_parsed(sip);
 }
 
 int main(int argc, char **argv) {

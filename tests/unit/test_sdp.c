@@ -21,7 +21,13 @@ static sdp_webrtc_local webrtc_local(const char *setup) {
 }
 static char *const every_codec[] = {"opus", "g722", "pcmu", "pcma", NULL};
 
-/* sdp_session is large (~150 KiB): tests keep them on the heap. */
+/* sdp_session is large (~85 KiB): tests keep them on the heap. */
+/* sdp_session_clear frees the candidate lines a parse allocated. */
+static void free_parsed(sdp_session *s) {
+  sdp_session_clear(s);
+  g_free(s);
+}
+
 static sdp_session *parse_text(const char *text) {
   sdp_session *s = g_new0(sdp_session, 1);
   char err[256];
@@ -46,7 +52,7 @@ static char *parse_error(const char *text, size_t len) {
   char err[256] = "";
   g_assert_false(sdp_parse(text, len, s, err, sizeof err));
   g_assert_cmpuint(s->media_count, ==, 0);
-  g_free(s);
+  free_parsed(s);
   g_assert_cmpstr(err, !=, "");
   return g_strdup(err);
 }
@@ -62,7 +68,7 @@ static void assert_lacks(const char *sdp, const char *text) {
 }
 
 /* What we print must read back with our own parser. */
-static void assert_reparses(const char *sdp) { g_free(parse_text(sdp)); }
+static void assert_reparses(const char *sdp) { free_parsed(parse_text(sdp)); }
 
 static const char minimal_webrtc[] =
     "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -95,7 +101,7 @@ static void test_chromium_offer_parses(void) {
   g_assert_true(a->rtcp_mux);
   g_assert_cmpint(a->rtcp_port, ==, 9);
   g_assert_cmpstr(a->direction, ==, "sendrecv");
-  g_free(s);
+  free_parsed(s);
 }
 
 static void test_session_level_dtls_and_ice_are_inherited(void) {
@@ -106,7 +112,7 @@ static void test_session_level_dtls_and_ice_are_inherited(void) {
   g_assert_cmpstr(a->codecs[1].name, ==, "G722");
   g_assert_cmpint(a->codecs[1].channels, ==, 1);
   g_assert_cmpstr(a->codecs[0].fmtp, ==, "maxplaybackrate=48000;stereo=1;useinbandfec=1");
-  g_free(s);
+  free_parsed(s);
 
   s = parse_text("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\na=ice-ufrag:uf\na=ice-pwd:pw\n"
                  "a=setup:passive\na=recvonly\nm=audio 5 RTP/AVP 0\n");
@@ -114,7 +120,7 @@ static void test_session_level_dtls_and_ice_are_inherited(void) {
   g_assert_cmpstr(s->media[0].ice_pwd, ==, "pw");
   g_assert_cmpstr(s->media[0].setup, ==, "passive");
   g_assert_cmpstr(s->media[0].direction, ==, "recvonly");
-  g_free(s);
+  free_parsed(s);
 }
 
 static void test_static_payload_types_need_no_rtpmap(void) {
@@ -128,7 +134,7 @@ static void test_static_payload_types_need_no_rtpmap(void) {
   }
   g_assert_cmpstr(a->connection, ==, "10.0.0.1");
   g_assert_cmpint(a->rtcp_port, ==, 6001);
-  g_free(s);
+  free_parsed(s);
 }
 
 static void test_lf_only_and_missing_t_are_accepted(void) {
@@ -136,7 +142,7 @@ static void test_lf_only_and_missing_t_are_accepted(void) {
                               "m=audio 6000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n");
   g_assert_cmpuint(s->media_count, ==, 1);
   g_assert_cmpstr(s->media[0].codecs[0].name, ==, "PCMU");
-  g_free(s);
+  free_parsed(s);
 }
 
 static void test_ice_rtcp_crypto_and_unknown_attributes(void) {
@@ -155,14 +161,14 @@ static void test_ice_rtcp_crypto_and_unknown_attributes(void) {
   g_assert_cmpstr(a->candidates[0], ==, "candidate:1 1 udp 2122260223 10.0.0.1 6000 typ host");
   g_assert_true(a->end_of_candidates);
   g_assert_cmpuint(a->codec_count, ==, 1);
-  g_free(s);
+  free_parsed(s);
 }
 
 static void test_audio_skips_rejected_m_lines(void) {
   sdp_session *s = parse_text("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\n"
                               "m=audio 0 RTP/AVP 0\nm=video 5000 RTP/AVP 96\nm=audio 6000 RTP/AVP 8\n");
   g_assert_true(sdp_audio(s) == &s->media[2]);
-  g_free(s);
+  free_parsed(s);
 }
 
 static void test_malformed_input_is_refused_with_a_reason(void) {
@@ -229,7 +235,7 @@ static void test_chromium_offer_becomes_plain_offer(void) {
                   "a=rtcp:20001\r\na=ptime:20\r\na=sendrecv\r\n");
   assert_reparses(out);
   free(out);
-  g_free(b);
+  free_parsed(b);
 }
 
 static void test_plain_offer_follows_account_order(void) {
@@ -241,7 +247,7 @@ static void test_plain_offer_follows_account_order(void) {
   assert_lacks(out, "opus");
   assert_lacks(out, "telephone-event/48000");
   free(out);
-  g_free(b);
+  free_parsed(b);
 }
 
 static void test_opus_keeps_browser_pt_unless_it_is_not_dynamic(void) {
@@ -251,7 +257,7 @@ static void test_opus_keeps_browser_pt_unless_it_is_not_dynamic(void) {
   assert_has_line(out, "m=audio 20000 RTP/AVP 109 0 8 9 101");
   assert_has_line(out, "a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1");
   free(out);
-  g_free(b);
+  free_parsed(b);
 
   /* A browser using 101 for opus: telephone-event moves to the next free dynamic pt. */
   char *text = g_strdup(minimal_webrtc);
@@ -262,7 +268,7 @@ static void test_opus_keeps_browser_pt_unless_it_is_not_dynamic(void) {
   assert_has_line(out, "m=audio 20000 RTP/AVP 101 0 96 110");
   assert_has_line(out, "a=rtpmap:96 telephone-event/8000");
   free(out);
-  g_free(b);
+  free_parsed(b);
   g_free(text);
 }
 
@@ -275,7 +281,7 @@ static void test_no_common_codec_offers_the_account_codecs_to_transcode(void) {
   g_assert_true(sdp_offer_browser_to_plain(b, allowed, &plain_local, &out, err, sizeof err));
   assert_has_line(out, "a=rtpmap:9 G722/8000");
   free(out);
-  g_free(b);
+  free_parsed(b);
 }
 
 static void test_browser_offer_without_audio_ice_or_fingerprint_is_refused(void) {
@@ -296,7 +302,7 @@ static void test_browser_offer_without_audio_ice_or_fingerprint_is_refused(void)
     char *out = NULL, err[256];
     g_assert_false(sdp_offer_browser_to_plain(b, NULL, &plain_local, &out, err, sizeof err));
     g_assert_true(g_str_has_prefix(err, cases[i].reason));
-    g_free(b);
+    free_parsed(b);
     g_string_free(t, TRUE);
   }
 }
@@ -308,12 +314,12 @@ static void test_ipv6_media_address(void) {
   assert_has_line(out, "o=tabphone 7 1 IN IP6 2001:db8::10");
   assert_has_line(out, "c=IN IP6 2001:db8::10");
   free(out);
-  g_free(b);
+  free_parsed(b);
 
   sdp_session *p = parse_text("v=0\r\no=- 1 1 IN IP6 2001:db8::2\r\ns=-\r\nc=IN IP6 2001:db8::2\r\n"
                               "t=0 0\r\nm=audio 7000 RTP/AVP 0\r\n");
   g_assert_cmpstr(sdp_audio(p)->connection, ==, "2001:db8::2");
-  g_free(p);
+  free_parsed(p);
 }
 
 static void test_our_side_is_checked_before_printing(void) {
@@ -323,7 +329,7 @@ static void test_our_side_is_checked_before_printing(void) {
   char *out = NULL, err[256];
   g_assert_false(sdp_offer_browser_to_plain(b, NULL, &bad, &out, err, sizeof err));
   g_assert_cmpstr(err, ==, "our SIP media address is missing or malformed");
-  g_free(b);
+  free_parsed(b);
 }
 
 /* ---- (2) outbound: SIP answer -> browser answer ---- */
@@ -354,8 +360,8 @@ static void test_baresip_answer_becomes_browser_answer(void) {
                   "a=ssrc:2058354689 cname:tabphone\r\n");
   assert_reparses(out);
   free(out);
-  g_free(b);
-  g_free(p);
+  free_parsed(b);
+  free_parsed(p);
 }
 
 static void test_answer_pts_rule_the_sip_leg(void) {
@@ -374,8 +380,8 @@ static void test_answer_pts_rule_the_sip_leg(void) {
   g_assert_cmpint(c.sip_dtmf_pt, ==, 100);
   assert_has_line(out, "m=audio 9 UDP/TLS/RTP/SAVPF 111 110");
   free(out);
-  g_free(b);
-  g_free(p);
+  free_parsed(b);
+  free_parsed(p);
 }
 
 static void test_sipp_pcmu_answer_and_dtmf_clock(void) {
@@ -392,8 +398,8 @@ static void test_sipp_pcmu_answer_and_dtmf_clock(void) {
   g_assert_cmpint(c.sip_dtmf_pt, ==, -1);      /* sipp offers none */
   assert_has_line(out, "m=audio 9 UDP/TLS/RTP/SAVPF 0 126");
   free(out);
-  g_free(b);
-  g_free(p);
+  free_parsed(b);
+  free_parsed(p);
 }
 
 static void test_dtmf_needs_the_codec_clock_on_each_leg(void) {
@@ -410,8 +416,8 @@ static void test_dtmf_needs_the_codec_clock_on_each_leg(void) {
   assert_has_line(out, "m=audio 9 UDP/TLS/RTP/SAVPF 0");
   assert_lacks(out, "telephone-event");
   free(out);
-  g_free(b);
-  g_free(p);
+  free_parsed(b);
+  free_parsed(p);
 }
 
 static void test_far_end_answer_without_common_codec(void) {
@@ -425,8 +431,8 @@ static void test_far_end_answer_without_common_codec(void) {
   g_assert_false(sdp_answer_plain_to_browser(b, p, &local, &out, &c, err, sizeof err));
   g_assert_cmpstr(err, ==, "no common codec (browser: opus, g722, pcmu, pcma; far end: g729)");
   g_assert_cmpint(c.browser_pt, ==, -1);
-  g_free(b);
-  g_free(p);
+  free_parsed(b);
+  free_parsed(p);
 }
 
 /* RTP/SAVP (SDES) translates like RTP/AVP: the keys are the call layer's business
@@ -439,13 +445,13 @@ static void test_far_end_srtp_answer_translates(void) {
   char *out = NULL, err[256];
   g_assert_true(sdp_answer_plain_to_browser(b, p, &local, &out, NULL, err, sizeof err));
   free(out);
-  g_free(p);
+  free_parsed(p);
   p = parse_text("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\n"
                  "m=audio 7000 UDP/TLS/RTP/SAVP 0\r\n");
   g_assert_false(sdp_answer_plain_to_browser(b, p, &local, &out, NULL, err, sizeof err));
   g_assert_cmpstr(err, ==, "far end answer uses UDP/TLS/RTP/SAVP, expected RTP/AVP or RTP/SAVP");
-  g_free(b);
-  g_free(p);
+  free_parsed(b);
+  free_parsed(p);
 }
 
 static void test_bundle_offer_with_video_and_data(void) {
@@ -460,10 +466,10 @@ static void test_bundle_offer_with_video_and_data(void) {
   sdp_session *again = parse_text(out);
   g_assert_cmpuint(again->media_count, ==, 3);
   g_assert_cmpint(again->media[1].port, ==, 0);
-  g_free(again);
+  free_parsed(again);
   free(out);
-  g_free(b);
-  g_free(p);
+  free_parsed(b);
+  free_parsed(p);
 }
 
 /* ---- (3) inbound: SIP offer -> browser offer ---- */
@@ -484,7 +490,7 @@ static void test_baresip_offer_becomes_browser_offer(void) {
   assert_lacks(out, "PCMA");
   assert_reparses(out);
   free(out);
-  g_free(p);
+  free_parsed(p);
 }
 
 static void test_inbound_offer_without_common_codec(void) {
@@ -494,7 +500,7 @@ static void test_inbound_offer_without_common_codec(void) {
   char *out = NULL, err[256];
   g_assert_false(sdp_offer_plain_to_browser(p, allowed, &local, &out, err, sizeof err));
   g_assert_cmpstr(err, ==, "no common codec (far end: pcmu; account: opus)");
-  g_free(p);
+  free_parsed(p);
 }
 
 /* ---- (4) inbound: browser answer -> SIP answer ---- */
@@ -515,8 +521,8 @@ static void test_chromium_answer_becomes_sip_answer(void) {
                   "a=rtpmap:96 opus/48000/2\r\na=fmtp:96 minptime=10;useinbandfec=1\r\n"
                   "a=rtcp:20001\r\na=ptime:20\r\na=sendrecv\r\n");
   free(out);
-  g_free(p);
-  g_free(b);
+  free_parsed(p);
+  free_parsed(b);
 }
 
 static void test_sip_answer_uses_the_offers_pts(void) {
@@ -535,8 +541,8 @@ static void test_sip_answer_uses_the_offers_pts(void) {
   assert_has_line(out, "a=fmtp:100 0-15");
   assert_has_line(out, "a=sendrecv"); /* the browser's answer said sendrecv */
   free(out);
-  g_free(p);
-  g_free(b);
+  free_parsed(p);
+  free_parsed(b);
 }
 
 /* ---- echo ---- */
@@ -554,7 +560,7 @@ static void test_echo_answers_the_first_echoable_codec(void) {
   assert_has_line(out, "m=audio 9 UDP/TLS/RTP/SAVPF 111 110");
   assert_has_line(out, "a=setup:passive");
   free(out);
-  g_free(b);
+  free_parsed(b);
 }
 
 static void test_echo_mirrors_direction_and_refuses_g722_only(void) {
@@ -565,14 +571,14 @@ static void test_echo_mirrors_direction_and_refuses_g722_only(void) {
   g_assert_true(sdp_answer_echo(b, &local, &out, NULL, err, sizeof err));
   assert_has_line(out, "a=recvonly");
   free(out);
-  g_free(b);
+  free_parsed(b);
   g_free(text);
 
   b = parse_text("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nm=audio 9 UDP/TLS/RTP/SAVPF 9\r\n"
                  "a=ice-ufrag:ab\r\na=ice-pwd:cd\r\na=fingerprint:sha-256 01:02\r\n");
   g_assert_false(sdp_answer_echo(b, &local, &out, NULL, err, sizeof err));
   g_assert_cmpstr(err, ==, "no common codec (browser: g722; echo: opus, pcmu, pcma)");
-  g_free(b);
+  free_parsed(b);
 }
 
 /* ---- in-dialog SDP of our own: hold / resume ---- */
@@ -583,7 +589,7 @@ static char *our_offer(void) {
   g_assert_true(sdp_offer_browser_to_plain(chromium, every_codec, &plain_local, &offer, err,
                                            sizeof err));
   sdp_session_clear(chromium);
-  g_free(chromium);
+  free_parsed(chromium);
   return offer;
 }
 

@@ -9,6 +9,12 @@
 /* RFC 4568 section 9.1's example key (with lifetime and MKI). */
 #define RFC_KEY "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
 
+/* sdp_session_clear frees the candidate lines a parse allocated. */
+static void free_parsed(sdp_session *s) {
+  sdp_session_clear(s);
+  g_free(s);
+}
+
 static sdp_session *parse_text(const char *text) {
   sdp_session *s = g_new0(sdp_session, 1);
   char err[256];
@@ -132,11 +138,11 @@ static void test_pick_skips_mki_unknown_and_session_params(void) {
   g_assert_false(sdp_crypto_find(sdp_audio(s), 4, SDP_SRTP_AES_CM_128_HMAC_SHA1_80, &c));
   g_assert_false(sdp_crypto_find(sdp_audio(s), 2, SDP_SRTP_AES_CM_128_HMAC_SHA1_80, &c));
   sdp_session_clear(s);
-  g_free(s);
+  free_parsed(s);
   s = parse_text("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
                  "m=audio 7000 RTP/AVP 0\r\n");
   g_assert_false(sdp_crypto_pick(sdp_audio(s), &c));
-  g_free(s);
+  free_parsed(s);
 }
 
 static const char plain[] = "v=0\r\no=- 5 6 IN IP4 10.0.0.1\r\ns=tabphone\r\nc=IN IP4 10.0.0.1\r\n"
@@ -159,7 +165,7 @@ static void test_secure_sets_profile_and_adds_lines(void) {
   char *again = NULL;
   g_assert_true(sdp_plain_secure(out, "RTP/AVP", keys, 1, &again, err, sizeof err));
   g_assert_nonnull(strstr(again, "m=audio 20000 RTP/AVP 0 8 101\r\n"));
-  g_free(s);
+  free_parsed(s);
   s = parse_text(again);
   g_assert_cmpint(sdp_audio(s)->crypto_count, ==, 1);
   g_assert_cmpstr(sdp_audio(s)->proto, ==, "RTP/AVP");
@@ -170,7 +176,7 @@ static void test_secure_sets_profile_and_adds_lines(void) {
   g_assert_cmpstr(again, ==, plain);
   free(again);
   free(out);
-  g_free(s);
+  free_parsed(s);
 }
 
 static void test_secure_refuses_bad_input(void) {

@@ -197,6 +197,38 @@ static void test_malformed_input_is_refused_with_a_reason(void) {
   }
 }
 
+/* Candidate lines are allocated one by one: a parse that fails after some must free them
+ * (the ASan run of this test catches a leak). */
+static void test_candidates_up_to_the_limit_and_a_failure_after_some(void) {
+  GString *t = g_string_new("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nm=audio 5 RTP/AVP 0\r\n");
+  for (int i = 0; i < SDP_MAX_CANDIDATES; i++)
+    g_string_append_printf(t, "a=candidate:%d 1 udp 2122260223 10.0.0.1 %d typ host\r\n", i, 50000 + i);
+  sdp_session *s = parse_text(t->str);
+  g_assert_cmpuint(s->media[0].candidate_count, ==, SDP_MAX_CANDIDATES);
+  g_assert_cmpstr(s->media[0].candidates[31], ==, "candidate:31 1 udp 2122260223 10.0.0.1 50031 typ host");
+  free_parsed(s);
+
+  GString *more = g_string_new(t->str);
+  g_string_append(more, "a=candidate:32 1 udp 1 10.0.0.1 1 typ host\r\n");
+  char *err = parse_error(more->str, more->len);
+  g_assert_nonnull(strstr(err, "too many candidates"));
+  g_free(err);
+
+  g_string_append(t, "this is not sdp\r\n");
+  err = parse_error(t->str, t->len);
+  g_assert_nonnull(strstr(err, "expected <letter>=<value>"));
+  g_free(err);
+
+  GString *overlong = g_string_new("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nm=audio 5 RTP/AVP 0\r\na=candidate:");
+  for (int i = 0; i < SDP_MAX_CANDIDATE_LINE; i++) g_string_append_c(overlong, '1');
+  err = parse_error(overlong->str, overlong->len);
+  g_assert_nonnull(strstr(err, "a=candidate too long"));
+  g_free(err);
+  g_string_free(overlong, TRUE);
+  g_string_free(more, TRUE);
+  g_string_free(t, TRUE);
+}
+
 static void test_overlong_values_and_nul_bytes_are_refused(void) {
   GString *t = g_string_new("v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nm=audio 5 RTP/AVP 0\na=ice-ufrag:");
   for (int i = 0; i < 100; i++) g_string_append_c(t, 'u');
@@ -661,6 +693,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/sdp/parse/ice_rtcp_crypto_unknown", test_ice_rtcp_crypto_and_unknown_attributes);
   g_test_add_func("/sdp/parse/audio_skips_rejected", test_audio_skips_rejected_m_lines);
   g_test_add_func("/sdp/parse/malformed_refused", test_malformed_input_is_refused_with_a_reason);
+  g_test_add_func("/sdp/parse/candidates_limit_and_failure", test_candidates_up_to_the_limit_and_a_failure_after_some);
   g_test_add_func("/sdp/parse/overlong_and_nul_refused", test_overlong_values_and_nul_bytes_are_refused);
   g_test_add_func("/sdp/outbound_offer/chromium", test_chromium_offer_becomes_plain_offer);
   g_test_add_func("/sdp/outbound_offer/account_order", test_plain_offer_follows_account_order);

@@ -863,7 +863,11 @@ void sip_call_set_answerer(sip_call *call, sip_call_answerer answerer) {
 
 void sip_call_ringing(sip_call *call) {
   if (call->outbound || call->phase != PHASE_OFFERED || !call->nh) return;
-  nua_respond(call->nh, SIP_180_RINGING, TAG_END());
+  /* The far end sends early-dialog requests (PRACK, UPDATE) to this Contact: behind a NAT it
+   * must name the public address, as our 200 does. */
+  char *contact = call_contact(call);
+  nua_respond(call->nh, SIP_180_RINGING, TAG_IF(contact, SIPTAG_CONTACT_STR(contact)), TAG_END());
+  g_free(contact);
 }
 
 void sip_call_answer(sip_call *call, const char *sdp_answer) {

@@ -152,7 +152,7 @@ describe('NAT', { concurrency: 4 }, () => {
     }
   });
 
-  test('an inbound call to the account is answered with the learned address: 200 Contact, SDP o= and c=', async () => {
+  test('an inbound call to the account is answered with the learned address: 180 and 200 Contact, SDP o= and c=', async () => {
     const { registrar, srv } = await natSetup({ via: natVia('127.0.0.5', 40000) });
     const c = await SignalClient.connect(srv.wsUrl);
     let sipp;
@@ -170,6 +170,9 @@ describe('NAT', { concurrency: 4 }, () => {
       assert.match(ok, /Contact: <sip:alice@127\.0\.0\.5:40000>/);
       assert.match(ok, /^c=IN IP4 127\.0\.0\.5\r?$/m);
       assert.match(ok, /^o=\S+ \S+ \S+ IN IP4 127\.0\.0\.5\r?$/m);
+      const ringing = sipp.messages().split(/\r?\n\s*\r?\n(?=SIP\/2\.0|[A-Z]+ sip:)/).find((m) => /SIP\/2\.0 180 /.test(m));
+      assert.ok(ringing, sipp.messages());
+      assert.match(ringing, /Contact: <sip:alice@127\.0\.0\.5:40000>/);
     } finally {
       await c.close();
       await sipp?.stop();

@@ -102,21 +102,36 @@ int sip_agent_port(sip_agent *agent) { return agent->cfg->sip_listen.port; }
 bool sip_agent_shutting_down(sip_agent *agent) { return agent->shutting_down; }
 bool sip_agent_has_tls(sip_agent *agent) { return agent->tls; }
 
+/* The host of a "host:port", "[v6]:port" or bare host peer text. */
+static void peer_host(const char *peer, char *out, size_t len) {
+  const char *end = peer[0] == '[' ? strchr(peer, ']') : strchr(peer, ':');
+  if (peer[0] == '[' && end) end++;
+  else if (end && strchr(end + 1, ':')) end = NULL; /* a bare IPv6 address */
+  size_t n = end ? (size_t)(end - peer) : strlen(peer);
+  snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), peer);
+}
+
 bool sip_agent_tls_failure_reason(sip_agent *agent, char *out, size_t len, const char *peer,
                                   int retry_in) {
-  char why[160] = "", retry[48] = "", host[256];
+  char retry[48] = "", host[256];
   if (!agent->tls) return false;
-  /* Both consumed: a name mismatch is also a verification error in sofia's log. */
-  bool mismatch = sip_tls_peer_take_mismatch(host, sizeof host);
-  bool refused = sip_sofia_tls_failure(why, sizeof why);
-  if (!mismatch && !refused) return false;
+  sip_tls_failure failure = {0};
+  peer_host(peer, host, sizeof host);
+  if (sip_tls_peer_active()) {
+    /* Per host: another provider's failure is never this one's. */
+    if (!sip_tls_peer_take_failure(host, &failure)) return false;
+  } else {
+    /* sofia's own check, seen only in its log: the last failure, whichever host it was. */
+    if (!sip_sofia_tls_failure(failure.why, sizeof failure.why)) return false;
+    failure.name_mismatch = strstr(failure.why, "another host") != NULL;
+  }
   if (retry_in > 0) snprintf(retry, sizeof retry, " \xe2\x80\x94 retrying in %d s", retry_in);
-  if (mismatch)
-    snprintf(out, len, "TLS certificate of %s does not name %s (%s)%s", peer, host,
-             strstr(why, "mismatch") ? why : "hostname mismatch", retry);
+  if (failure.name_mismatch)
+    snprintf(out, len, "TLS certificate of %s does not name %s (%s)%s", peer, host, failure.why,
+             retry);
   else
     snprintf(out, len, "TLS certificate of %s not trusted (%s; check [sip] tls_ca_file)%s", peer,
-             why, retry);
+             failure.why, retry);
   return true;
 }
 

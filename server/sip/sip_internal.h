@@ -44,9 +44,10 @@ int sip_agent_port(sip_agent *agent);
 bool sip_agent_shutting_down(sip_agent *agent);
 /* Whether a TLS transport exists ([sip] tls_ca_file readable). */
 bool sip_agent_has_tls(sip_agent *agent);
-/* After a transport failure (no SIP answer): when sofia's TLS refused a certificate since the
- * last call, writes "TLS certificate of PEER not trusted (why; check [sip] tls_ca_file)" and
- * returns true. */
+/* After a transport failure (no SIP answer) toward peer ("host:port"): when a TLS connection
+ * to that host failed its certificate check since the last call for it, writes "TLS
+ * certificate of PEER not trusted (why; check [sip] tls_ca_file)" or "... does not name HOST
+ * (why)" and returns true. */
 bool sip_agent_tls_failure_reason(sip_agent *agent, char *out, size_t len, const char *peer,
                                   int retry_in);
 /* A 503 answered a request sent to route_uri (a domain resolved through SRV, RFC 3263): moves

@@ -16,6 +16,7 @@
 #include "sip/tls_peer.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -63,8 +64,65 @@ typedef struct {
 
 static _Thread_local const tls_connecting *connecting;
 
-static pthread_mutex_t mismatch_lock = PTHREAD_MUTEX_INITIALIZER;
-static char mismatch_host[256]; /* last refused name, "" when none (mismatch_lock) */
+/* Certificate failures by host, newest kept (failures_lock). A handful of providers fail at
+ * a time at most; an entry is taken by the registration or call that reports it. */
+enum { FAILURES_KEPT = 16 };
+typedef struct {
+  char host[256]; /* normalized: no brackets, lowercase, no trailing dot; "" = free */
+  unsigned long long order;
+  sip_tls_failure failure;
+} recorded_failure;
+
+static pthread_mutex_t failures_lock = PTHREAD_MUTEX_INITIALIZER;
+static recorded_failure failures[FAILURES_KEPT];
+static unsigned long long failures_recorded;
+
+/* "[::1]" -> "::1", "PBX.Example.test." -> "pbx.example.test". */
+static void normalize_host(const char *host, char *out, size_t len) {
+  snprintf(out, len, "%s", host);
+  size_t n = strlen(out);
+  if (out[0] == '[' && n > 2 && out[n - 1] == ']') {
+    memmove(out, out + 1, n - 2);
+    out[n -= 2] = '\0';
+  } else if (n > 1 && out[n - 1] == '.') {
+    out[--n] = '\0';
+  }
+  for (char *p = out; *p; p++) *p = (char)tolower((unsigned char)*p);
+}
+
+static void record_failure(const char *host, bool name_mismatch, const char *why) {
+  char key[256];
+  normalize_host(host, key, sizeof key);
+  pthread_mutex_lock(&failures_lock);
+  recorded_failure *slot = &failures[0];
+  for (size_t i = 0; i < FAILURES_KEPT; i++) {
+    if (!strcmp(failures[i].host, key)) {
+      slot = &failures[i];
+      break;
+    }
+    if (failures[i].order < slot->order) slot = &failures[i]; /* free slots have order 0 */
+  }
+  snprintf(slot->host, sizeof slot->host, "%s", key);
+  slot->order = ++failures_recorded;
+  slot->failure.name_mismatch = name_mismatch;
+  snprintf(slot->failure.why, sizeof slot->failure.why, "%s", why);
+  pthread_mutex_unlock(&failures_lock);
+}
+
+bool sip_tls_peer_take_failure(const char *host, sip_tls_failure *out) {
+  char key[256];
+  normalize_host(host ? host : "", key, sizeof key);
+  bool found = false;
+  pthread_mutex_lock(&failures_lock);
+  for (size_t i = 0; i < FAILURES_KEPT && key[0] && !found; i++) {
+    if (strcmp(failures[i].host, key)) continue;
+    *out = failures[i].failure;
+    memset(&failures[i], 0, sizeof failures[i]);
+    found = true;
+  }
+  pthread_mutex_unlock(&failures_lock);
+  return found;
+}
 
 bool sip_tls_peer_active(void) {
   pthread_once(&resolved, resolve_real);
@@ -72,21 +130,6 @@ bool sip_tls_peer_active(void) {
          dlsym(RTLD_DEFAULT, "tls_connect") == (void *)tls_connect &&
          dlsym(RTLD_DEFAULT, "SSL_connect") == (void *)SSL_connect &&
          dlsym(RTLD_DEFAULT, "tport_by_name") == (void *)tport_by_name;
-}
-
-bool sip_tls_peer_take_mismatch(char *host, size_t host_len) {
-  pthread_mutex_lock(&mismatch_lock);
-  bool found = mismatch_host[0] != '\0';
-  if (found) snprintf(host, host_len, "%s", mismatch_host);
-  mismatch_host[0] = '\0';
-  pthread_mutex_unlock(&mismatch_lock);
-  return found;
-}
-
-static void note_mismatch(const char *host) {
-  pthread_mutex_lock(&mismatch_lock);
-  snprintf(mismatch_host, sizeof mismatch_host, "%s", host);
-  pthread_mutex_unlock(&mismatch_lock);
 }
 
 int tls_connect(su_root_magic_t *magic, su_wait_t *w, tport_t *self) {
@@ -196,8 +239,9 @@ int SSL_connect(SSL *ssl) {
   int rc = real_ssl_connect(ssl);
   if (rc <= 0 && SSL_get_error(ssl, rc) == SSL_ERROR_SSL) {
     long verdict = SSL_get_verify_result(ssl);
-    if (verdict == X509_V_ERR_HOSTNAME_MISMATCH || verdict == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-      note_mismatch(conn->host);
+    bool mismatch = verdict == X509_V_ERR_HOSTNAME_MISMATCH || verdict == X509_V_ERR_IP_ADDRESS_MISMATCH;
+    if (verdict != X509_V_OK) record_failure(conn->host, mismatch, X509_verify_cert_error_string(verdict));
+    if (mismatch) {
       peer_text(ssl, peer, sizeof peer);
       log_warn("sip", NULL, peer, "TLS certificate of %s:%s does not name %s (%s)", conn->host,
                conn->port, conn->host, X509_verify_cert_error_string(verdict));

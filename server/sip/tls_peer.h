@@ -24,7 +24,7 @@
  * that sofia connects without a known host name is refused (fail closed) with a log line.
  *
  * Threading: the interposed functions run on whichever thread runs sofia (the control thread);
- * the per-call context is thread-local, the last mismatch is behind a mutex.
+ * the per-call context is thread-local, the recorded failures are behind a mutex.
  */
 #ifndef TABPHONE_SIP_TLS_PEER_H
 #define TABPHONE_SIP_TLS_PEER_H
@@ -37,8 +37,16 @@
  * sofia's own (weaker) subject check on. */
 bool sip_tls_peer_active(void);
 
-/* The host name of the last TLS connection refused because its certificate names another host
- * (since the previous call): copied to host, cleared, true. Any thread. */
-bool sip_tls_peer_take_mismatch(char *host, size_t host_len);
+/* Why a TLS connection that sofia opened for a host failed its certificate check. */
+typedef struct sip_tls_failure {
+  bool name_mismatch; /* the certificate is valid but names another host */
+  char why[160];      /* OpenSSL's words: "hostname mismatch", "certificate has expired", ... */
+} sip_tls_failure;
+
+/* The last certificate failure of a connection opened for host (a name or IP literal,
+ * brackets and case ignored) since the previous call for that host: copied to out, forgotten,
+ * true. Failures are kept per host, so a transport failure toward one provider never reports
+ * another provider's certificate. The newest few hosts are kept. Any thread. */
+bool sip_tls_peer_take_failure(const char *host, sip_tls_failure *out);
 
 #endif

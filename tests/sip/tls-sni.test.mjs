@@ -106,7 +106,8 @@ describe('TLS names the host of each connection', { concurrency: false }, () => 
     wildKam = await startSniKamailio(pki, { fallback: 'wild' });
     cnKam = await startSniKamailio(pki, { fallback: 'cnb' });
     dns = await startDns({
-      hosts: { 'pbx.example.test': '127.0.0.1', 'a.example.test': '127.0.0.1', 'b.example.test': '127.0.0.1' },
+      hosts: { 'pbx.example.test': '127.0.0.1', 'a.example.test': '127.0.0.1', 'b.example.test': '127.0.0.1',
+        'c.example.test': '127.0.0.1' },
       // sips:…@srv.example.test is served by a.example.test, whose certificate does not name the
       // domain srv.example.test.
       srv: [{ name: '_sips._tcp.srv.example.test', target: 'a.example.test', port: aKam.tlsPort }],
@@ -185,6 +186,25 @@ describe('TLS names the host of each connection', { concurrency: false }, () => 
       assert.match(b.reason, /^TLS certificate of b\.example\.test:\d+ does not name b\.example\.test \(hostname mismatch\)/);
       assert.equal(bKam.registers().length, 0);
       assert.match(srv.logs(), /WARN .*peer=127\.0\.0\.1:\d+ TLS certificate of b\.example\.test:\d+ does not name b\.example\.test/);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a failure is reported for its own host only: a refused certificate is not blamed on another provider', async () => {
+    // bob's TLS handshake fails (certificate for a.), carol's provider does not answer at all,
+    // at the same moment: each registration names its own cause.
+    const deadPort = await freePort();
+    const srv = await startServer({ env: TLS_ENV, readyTimeoutMs: 60000, config: { sip: await sip(),
+      'account bob': tlsAccount('bob', 'b.example.test', bKam.tlsPort),
+      'account carol': { ...tlsAccount('alice', 'c.example.test', deadPort) } } });
+    try {
+      const [b, c] = await Promise.all([settledRegistration(srv, 'bob'), settledRegistration(srv, 'carol')]);
+      assert.equal(b.state, 'failed', JSON.stringify(b));
+      assert.match(b.reason, /^TLS certificate of b\.example\.test:\d+ does not name b\.example\.test \(hostname mismatch\)/);
+      assert.equal(c.state, 'failed', JSON.stringify(c));
+      assert.doesNotMatch(c.reason, /TLS certificate/, JSON.stringify(c));
+      assert.match(c.reason, /c\.example\.test/, JSON.stringify(c));
     } finally {
       await srv.stop();
     }

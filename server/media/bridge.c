@@ -24,9 +24,11 @@
  * regenerated, telephone-event carried across). Its packets leave like ours: toward the browser
  * with MEDIA_BROWSER_SSRC, toward the SIP side with our SSRC and the next sequence number of
  * our SIP-side stream (shared with the tab's own DTMF, dtmf.c). RTCP is not translated then:
- * the two legs' reports describe different streams (libnice/the browser and the far end still
- * get RTP; RTCP-based stats of a transcoded call stay per leg). Transcoders are created when
- * the map arrives (not on the packet path) and re-created when the far end changes codec.
+ * the two legs' reports describe different streams. Each leg gets reports of its own instead
+ * (rtcp_report.h): every 5 s an SR about what we send it, with a report block about what it
+ * sends us (loss, jitter, LSR/DLSR), so the browser's stats (and its Opus loss adaptation) and
+ * the far end's see their own leg. Transcoders are created when the map arrives (not on the
+ * packet path) and re-created when the far end changes codec.
  *
  * Threading: the call's worker. Packet path: no allocation, no lock. */
 #include <string.h>
@@ -81,6 +83,7 @@ void bridge_send_to_sip(call_media *media, uint8_t *data, size_t len) {
   b->last_sip_seq = h.seq;
   b->last_sip_ts = h.timestamp;
   b->last_sip_send_us = g_get_monotonic_time();
+  if (b->to_sip) rtcp_leg_on_sent(&b->sip_rtcp, &h, b->last_sip_send_us);
   rtp_leg_send(media, data, len, false);
   if (!b->sent_to_sip) {
     b->sent_to_sip = true;
@@ -137,7 +140,9 @@ static void send_to_browser(call_media *media, size_t len);
 
 static void transcoded_to_browser(void *user_data, uint8_t *data, size_t len) {
   call_media *media = user_data;
-  if (len > MEDIA_PACKET_MAX) return;
+  rtp_header h;
+  if (len > MEDIA_PACKET_MAX || !rtp_parse(data, len, &h)) return;
+  rtcp_leg_on_sent(&media->bridge.browser_rtcp, &h, g_get_monotonic_time());
   memcpy(media->buffer, data, len);
   send_to_browser(media, len);
 }
@@ -173,9 +178,20 @@ static void log_transcoder(call_media *media, const char *toward, const transcod
            "telephone-events", toward, st.frames, st.concealed, st.fec, st.late, st.events);
 }
 
+/* What each leg's RTCP said over a transcoded call (passthrough calls' reports go end to end). */
+static void log_rtcp(call_media *media, const char *leg_name, const rtcp_leg *leg) {
+  char line[320];
+  rtcp_leg_describe(leg, line, sizeof line);
+  log_info("media", media->subject, NULL, "RTCP with the %s: %s", leg_name, line);
+}
+
 void bridge_stop(call_media *media) {
   log_transcoder(media, "SIP side", media->bridge.to_sip);
   log_transcoder(media, "browser", media->bridge.to_browser);
+  if (media->bridge.to_sip) {
+    log_rtcp(media, "browser", &media->bridge.browser_rtcp);
+    if (media->mode == MEDIA_MODE_BRIDGE) log_rtcp(media, "SIP side", &media->bridge.sip_rtcp);
+  }
   transcoders_free(&media->bridge);
 }
 
@@ -195,6 +211,15 @@ static void transcoders_create(call_media *media, const media_codec_map *map) {
                                   .first_seq = (uint16_t)g_random_int(),
                                   .first_ts = g_random_int(), .opus = opus};
   char err[128] = "";
+  uint32_t browser_clock = (uint32_t)audio_codec_rtp_clock(browser.codec);
+  uint32_t sip_clock = (uint32_t)audio_codec_rtp_clock(sip.codec);
+  if (!b->rtcp_legs_started) {
+    rtcp_leg_init(&b->browser_rtcp, MEDIA_BROWSER_SSRC, browser_clock, browser_clock);
+    rtcp_leg_init(&b->sip_rtcp, b->sip_ssrc, sip_clock, sip_clock);
+    b->rtcp_legs_started = true;
+  }
+  b->browser_rtcp.send_clock = b->browser_rtcp.receive_clock = browser_clock;
+  b->sip_rtcp.send_clock = b->sip_rtcp.receive_clock = sip_clock;
   b->to_sip = transcoder_new(&to_sip, transcoded_to_sip, media, err, sizeof err);
   if (b->to_sip)
     b->to_browser = transcoder_new(&to_browser, transcoded_to_browser, media, err, sizeof err);
@@ -220,6 +245,7 @@ static void forward_to_sip(call_media *media, size_t len) {
   if (!b->have_map || !rtp_parse(media->buffer, len, &h)) return;
   if (b->to_sip) {
     b->browser_in_ssrc = h.ssrc;
+    rtcp_leg_on_received(&b->browser_rtcp, &h, g_get_monotonic_time());
     transcode_push(b->to_sip, media->buffer, &h);
     return;
   }
@@ -237,9 +263,13 @@ static void forward_to_sip(call_media *media, size_t len) {
 
 /* The browser's (already unprotected) RTCP in media->buffer: see the file comment. */
 static void rtcp_from_browser(call_media *media, size_t len) {
-  const bridge_state *b = &media->bridge;
+  bridge_state *b = &media->bridge;
   rtcp_ssrc_map map;
-  if (b->to_sip) return; /* transcoding: see the file comment */
+  if (b->to_sip) { /* transcoding: its reports are about our leg only */
+    rtcp_leg_on_rtcp(&b->browser_rtcp, media->buffer, len, g_get_monotonic_time(),
+                     g_get_real_time());
+    return;
+  }
   if (media->mode == MEDIA_MODE_ECHO)
     map = (rtcp_ssrc_map){b->browser_in_ssrc, MEDIA_BROWSER_SSRC, MEDIA_BROWSER_SSRC,
                           b->browser_in_ssrc, 0, 0};
@@ -254,8 +284,12 @@ static void rtcp_from_browser(call_media *media, size_t len) {
 
 /* Plain RTCP from the far end (in data): see the file comment. */
 static void rtcp_from_sip(call_media *media, const uint8_t *data, size_t len) {
-  const bridge_state *b = &media->bridge;
-  if (!media->srtp.ready || b->to_browser) return;
+  bridge_state *b = &media->bridge;
+  if (b->to_browser) { /* transcoding: its reports are about our leg only */
+    rtcp_leg_on_rtcp(&b->sip_rtcp, data, len, g_get_monotonic_time(), g_get_real_time());
+    return;
+  }
+  if (!media->srtp.ready) return;
   /* Blocks about our SIP-side stream count its sequence numbers (browser seq + seq_offset). */
   rtcp_ssrc_map map = {b->sip_in_ssrc, MEDIA_BROWSER_SSRC, b->sip_ssrc, b->browser_in_ssrc,
                        b->browser_ts_offset, (uint32_t)0 - b->seq_offset};
@@ -309,6 +343,7 @@ void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rt
              h.payload_type);
   }
   if (b->to_browser) {
+    rtcp_leg_on_received(&b->sip_rtcp, &h, media->last_sip_rx_us);
     if (media->srtp.ready) transcode_push(b->to_browser, data, &h);
     return;
   }
@@ -349,4 +384,22 @@ void bridge_set_codec_map(call_media *media, const media_codec_map *map) {
            map->browser_pt, map->sip_pt, map->clock_rate, map->browser_dtmf_pt, map->sip_dtmf_pt,
            b->to_sip ? ", transcoding " : "", b->to_sip ? map->browser_codec : "",
            b->to_sip ? " <-> " : "", b->to_sip ? map->sip_codec : "");
+}
+
+/* Our own reports on a transcoded call's legs (see the file comment). Wall clock for the SRs'
+ * NTP timestamps; both go out through the call's rtcp_buffer. */
+void bridge_tick(call_media *media, gint64 now_us) {
+  bridge_state *b = &media->bridge;
+  if (!b->to_sip || !media->srtp.ready) return;
+  static const char cname[] = "tabphone"; /* as in our WebRTC SDP (a=ssrc ... cname) */
+  if (rtcp_leg_report_due(&b->browser_rtcp, now_us)) {
+    size_t n = rtcp_leg_write_report(&b->browser_rtcp, cname, now_us, g_get_real_time(),
+                                     media->rtcp_buffer, MEDIA_PACKET_MAX);
+    if (n > 0) send_rtcp_to_browser(media, n);
+  }
+  if (media->mode == MEDIA_MODE_BRIDGE && rtcp_leg_report_due(&b->sip_rtcp, now_us)) {
+    size_t n = rtcp_leg_write_report(&b->sip_rtcp, cname, now_us, g_get_real_time(),
+                                     media->rtcp_buffer, MEDIA_PACKET_MAX);
+    if (n > 0) rtp_leg_send(media, media->rtcp_buffer, n, true);
+  }
 }

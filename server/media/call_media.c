@@ -105,6 +105,7 @@ void media_fail(call_media *media, const char *reason) {
 static gboolean on_watchdog(gpointer data) {
   call_media *media = data;
   if (media->ended || !media->srtp.ready) return G_SOURCE_CONTINUE;
+  bridge_tick(media, g_get_monotonic_time());
   if (media->local_hold || media->remote_hold) return G_SOURCE_CONTINUE; /* silence is expected */
   int timeout_s = media->engine->rtp_timeout_s;
   gint64 now = g_get_monotonic_time(), limit = (gint64)timeout_s * G_USEC_PER_SEC;

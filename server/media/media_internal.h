@@ -22,6 +22,7 @@
 
 #include "codec/transcoder.h"
 #include "media/media.h"
+#include "media/rtcp_report.h"
 
 #define MEDIA_PACKET_MAX 1500                             /* largest datagram we handle */
 #define MEDIA_BUFFER_SIZE (MEDIA_PACKET_MAX + SRTP_MAX_TRAILER_LEN + 16)
@@ -170,6 +171,11 @@ typedef struct bridge_state {
   unsigned held_drops;      /* browser packets not forwarded during the current hold */
   transcoder *to_sip;       /* both set when the legs' codecs differ (else NULL: passthrough) */
   transcoder *to_browser;
+  /* Transcoding: each leg's own RTP session statistics and reports (rtcp_report.h), as the
+   * legs' streams are ours; valid while to_sip is set. */
+  rtcp_leg browser_rtcp;    /* MEDIA_BROWSER_SSRC toward the browser, its stream to us */
+  rtcp_leg sip_rtcp;        /* sip_ssrc toward the far end, its stream to us */
+  bool rtcp_legs_started;   /* initialized (kept across a codec change: counts go on) */
 } bridge_state;
 
 /* RFC 4733 sender (dtmf.c), worker fields. */
@@ -279,6 +285,8 @@ void bridge_from_sip(call_media *media, const uint8_t *data, size_t len, bool rt
 void bridge_set_codec_map(call_media *media, const media_codec_map *map);
 /* Frees the transcoders (call teardown, on the worker). */
 void bridge_stop(call_media *media);
+/* Every watchdog tick (worker): sends each leg's RTCP report when due (transcoding only). */
+void bridge_tick(call_media *media, gint64 now_us);
 /* Hold (either side): stop or resume forwarding the browser's audio to the SIP side. */
 void bridge_set_hold(call_media *media, bool held);
 /* Sends a packet we built toward the SIP side, counting it in the stream's continuity. */

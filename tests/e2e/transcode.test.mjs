@@ -17,6 +17,29 @@ const long = process.env.TABPHONE_SKIP_LONG ? 'long test: normal build only' : f
 /** The server's media lines (for failure messages). */
 const mediaLog = (srv) => srv.logs().split('\n').filter((l) => / media | call /.test(l)).slice(-30).join('\n');
 
+/**
+ * The transcoded leg's own RTCP as the tab's WebRTC stack sees it (tabphone reports on each
+ * leg itself, rtcp_report.h): our report block about the tab's stream (remote-inbound-rtp) and
+ * our sender report (remote-outbound-rtp). Waits up to ms for both.
+ */
+function rtcpSeenByTab(page, ms = 8000) {
+  return page.evaluate(async (ms) => {
+    const end = performance.now() + ms;
+    let found = {};
+    while (performance.now() < end) {
+      found = {};
+      (await window.rc.pc.getStats()).forEach((s) => {
+        if (s.kind !== 'audio') return;
+        if (s.type === 'remote-inbound-rtp') found.remoteInbound = { packetsLost: s.packetsLost, fractionLost: s.fractionLost, jitter: s.jitter, roundTripTime: s.roundTripTime };
+        if (s.type === 'remote-outbound-rtp') found.remoteOutbound = { packetsSent: s.packetsSent, bytesSent: s.bytesSent };
+      });
+      if (found.remoteInbound && found.remoteOutbound) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return found;
+  }, ms);
+}
+
 /** Both directions carry their tone; returns what the tab measured. */
 async function checkToneBothWays(page, phone, srv) {
   await sleep(2500);
@@ -51,7 +74,17 @@ test('a browser forced to Opus talks to a PCMU-only phone through the transcoder
     await phone.waitFor(/received event: '#' \(end=1\)/, 5000);
     const digits = [...phone.output().matchAll(/received event: '(.)' \(end=1\)/g)].map((m) => m[1]);
     assert.deepEqual([...new Set(digits)], ['1', '5', '#'], `the phone saw ${digits.join('')}`);
+    const rtcp = await rtcpSeenByTab(page);
+    assert.ok(rtcp.remoteInbound, `no report block about the tab's stream reached it: ${JSON.stringify(rtcp)}\n${mediaLog(srv)}`);
+    assert.equal(rtcp.remoteInbound.packetsLost, 0);
+    assert.ok(rtcp.remoteOutbound?.packetsSent > 25, `our sender report: ${JSON.stringify(rtcp.remoteOutbound)}`);
+    console.log(`# tab's view of our RTCP: ${JSON.stringify(rtcp)}`);
     await checkToneBothWays(page, phone, srv);
+    const browserLeg = await srv.waitForLog(/RTCP with the browser: (\d+) reports sent, (\d+) received; (\d+) of (\d+) packets received/);
+    assert.ok(Number(browserLeg[1]) >= 1 && Number(browserLeg[3]) > 100, browserLeg[0]);
+    const sipLeg = await srv.waitForLog(/RTCP with the SIP side: (\d+) reports sent, \d+ received; (\d+) of (\d+) packets received \(0\.0 % lost\)/);
+    assert.ok(Number(sipLeg[1]) >= 1 && Number(sipLeg[2]) > 100, sipLeg[0]);
+    console.log(`# ${browserLeg[0]}\n# ${sipLeg[0]}`);
     assert.match(srv.logs(), /transcoding opus <-> pcmu/);
     assert.match(srv.logs(), /transcoded to the SIP side: \d+ frames, .* [1-9]\d* telephone-events/);
     await page.close();
@@ -182,6 +215,10 @@ test('5 % packet loss on the SIP side still gives the tab a continuous tone', { 
     await hangup(page);
     const stats = await srv.waitForLog(/transcoded to the browser: (\d+) frames, (\d+) concealed/);
     assert.ok(Number(stats[2]) >= 3, `only ${stats[2]} frames concealed: ${stats[0]}`);
+    // Our receiver statistics on the SIP leg see the relay's loss (1 in 20, 5 %).
+    const sipLeg = await srv.waitForLog(/RTCP with the SIP side: .* (\d+) of (\d+) packets received \(([\d.]+) % lost\)/);
+    assert.ok(Number(sipLeg[3]) >= 3 && Number(sipLeg[3]) <= 7, sipLeg[0]);
+    console.log(`# ${sipLeg[0]}`);
     console.log(`# relay dropped ${relay.dropped}/${relay.forwarded}; ${stats[0]}; quiet windows ${c.quiet}/${c.windows}`);
     await page.close();
   } finally {

@@ -6,11 +6,14 @@
  * parser reports must lie inside the input, and a rewrite must leave the parse unchanged but
  * for the rewritten fields. Compound RTCP is also translated (rtcp_translate, as between the
  * legs) with SSRCs taken from the input: the output must fit, be valid compound RTCP that starts
- * with an SR or RR, and translate again without growing. */
+ * with an SR or RR, and translate again without growing. The same bytes also reach a
+ * transcoded leg's own statistics (media/rtcp_report.c): as RTP received, then as the leg's
+ * RTCP; the report we then write must be valid compound RTCP whose block reads back. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/rtcp_report.h"
 #include "media/rtp.h"
 
 static void check_rtp(const uint8_t *data, size_t size) {
@@ -53,6 +56,34 @@ static void check_rtcp_translate(const uint8_t *data, size_t size) {
   if (m != n || memcmp(out, again, n) != 0) abort(); /* already mapped: a fixed point */
 }
 
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void check_rtcp_report(const uint8_t *data, size_t size) {
+  rtcp_leg leg;
+  rtcp_leg_init(&leg, size >= 8 ? be32(data + 4) : 1, 48000, 8000);
+  rtp_header h;
+  int64_t now = size >= 4 ? (int64_t)be32(data) * 977 : 0;
+  if (rtp_parse(data, size, &h)) {
+    rtcp_leg_on_received(&leg, &h, now);
+    rtcp_leg_on_sent(&leg, &h, now);
+    h.seq = (uint16_t)(h.seq + 3000 + (size & 0xff)); /* jumps, wraps, late packets */
+    rtcp_leg_on_received(&leg, &h, now + 20000);
+  }
+  rtcp_leg_on_rtcp(&leg, data, size, now + 40000, now * 3);
+  uint8_t out[600];
+  size_t n = rtcp_leg_write_report(&leg, "tabphone", now + 60000, now * 3 + 20000, out, sizeof out);
+  if (n == 0 || rtcp_validate(out, n) != 2) abort();
+  rtcp_block_view v;
+  /* SSRC 0 stands for "no source yet" (rtcp_report.h): such a stream gets no block. */
+  if (leg.source_ssrc != 0 && leg.received > 0 && !rtcp_find_block(out, n, leg.source_ssrc, &v))
+    abort();
+  (void)rtcp_find_block(data, size, leg.our_ssrc, &v);
+  char line[320];
+  rtcp_leg_describe(&leg, line, sizeof line);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   packet_kind kind = packet_classify(data, size);
   check_rtp(data, size);
@@ -61,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)rtcp_sender_ssrc(data);
   }
   check_rtcp_translate(data, size);
+  check_rtcp_report(data, size);
   if (kind == PACKET_UNKNOWN && size > 0 && data[0] >= 128 && data[0] <= 191 && size >= 2) abort();
   if (size >= 1) (void)rtp_dtmf_event_code((char)data[0]);
   return 0;

@@ -46,11 +46,12 @@ test('hold: re-INVITE a=sendonly, the phone stops hearing the tab, no rtp_timeou
     const heard = phone.heard();
     assert.ok(near(heard.frequency, 440, 20), `phone heard ${heard.frequency} Hz before the hold`);
     // baresip's status line "audio=TX/RX (bit/s)": after the resume re-INVITE, PCMU flows at
-    // 64 kbit/s both ways again.
+    // 64 kbit/s both ways again. baresip measures over its own interval, which on a loaded
+    // machine reads a few kbit/s low (58 kbit/s was seen); while held RX is 0.
     const segments = phone.output().split('got re-INVITE');
     assert.equal(segments.length, 3, phone.output());
     const resumed = [...segments[2].matchAll(/audio=(\d+)\/(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
-    assert.ok(resumed.some(([tx, rx]) => tx >= 60000 && rx >= 60000), JSON.stringify(resumed));
+    assert.ok(resumed.some(([tx, rx]) => tx >= 48000 && rx >= 48000), JSON.stringify(resumed));
     // While held the tab's audio went nowhere: ~50 packets a second were held back.
     const dropped = Number(srv.logs().match(/\[call c1\] (\d+) packets from the browser held back/)?.[1]);
     console.log(`# ${dropped} browser packets held back during the ~4.5 s hold`);

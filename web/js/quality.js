@@ -1,8 +1,9 @@
 // quality: call quality numbers from RTCPeerConnection.getStats(), sampled once a second.
 //
-//   rttMs     remote-inbound-rtp roundTripTime: from the RTCP receiver reports that come back
-//             for our audio, i.e. this browser <-> the server's media relay. (The far SIP leg
-//             is only in it if the server forwards RTCP end to end.)
+//   rttMs     remote-inbound-rtp roundTripTime: from the RTCP reports that come back for our
+//             audio. On a passthrough call the server forwards the far end's reports, so it
+//             spans browser <-> far end; on a transcoded call the server reports on the
+//             browser's leg itself, so it spans browser <-> server.
 //   jitterMs  inbound-rtp jitter of the audio we receive.
 //   lossPct   packets lost / (received + lost) on the audio we receive, over the last second
 //             (deltas of the cumulative counters, so an old burst does not stay on screen).

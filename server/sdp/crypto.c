@@ -206,6 +206,13 @@ bool sdp_crypto_print(const sdp_crypto *crypto, char *buf, size_t len) {
   return n > 0 && (size_t)n < len;
 }
 
+bool sdp_crypto_usable(const char *value) {
+  sdp_crypto c;
+  bool usable = sdp_crypto_parse(value, &c, NULL, 0) && c.mki_len == 0 && !c.has_session_params;
+  wipe(&c, sizeof c);
+  return usable;
+}
+
 bool sdp_crypto_pick(const sdp_media *media, sdp_crypto *out) {
   for (size_t i = 0; media && i < media->crypto_count; i++) {
     if (sdp_crypto_parse(media->crypto[i], out, NULL, 0) && out->mki_len == 0 &&

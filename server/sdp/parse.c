@@ -302,13 +302,28 @@ static bool parse_candidate(parser *ps, span attr) {
   return true;
 }
 
+/* A full list makes room for a usable line by dropping its first unusable one (the rest keep
+ * the offerer's order): an offer that lists many suites, ours last, still gets SRTP. Beyond
+ * that, extra lines are ignored, not refused. */
+static bool make_room_for_crypto(sdp_media *m, const char *line) {
+  const size_t max = sizeof m->crypto / sizeof m->crypto[0];
+  if (m->crypto_count < max) return true;
+  if (!sdp_crypto_usable(line)) return false;
+  for (size_t i = 0; i < max; i++) {
+    if (sdp_crypto_usable(m->crypto[i])) continue;
+    memmove(m->crypto[i], m->crypto[i + 1], (max - 1 - i) * sizeof m->crypto[0]);
+    m->crypto_count--;
+    return true;
+  }
+  return false;
+}
+
 static bool parse_crypto(parser *ps, span value) {
   sdp_media *m = ps->media;
-  if (m->crypto_count == sizeof m->crypto / sizeof m->crypto[0])
-    return fail(ps, "too many a=crypto lines (max 4)", value);
-  if (!span_copy(value, m->crypto[m->crypto_count], sizeof m->crypto[0]))
-    return fail(ps, "a=crypto too long", value);
-  m->crypto_count++;
+  char line[sizeof m->crypto[0]];
+  if (!span_copy(value, line, sizeof line)) return fail(ps, "a=crypto too long", value);
+  if (make_room_for_crypto(m, line)) memcpy(m->crypto[m->crypto_count++], line, sizeof line);
+  explicit_bzero(line, sizeof line); /* it may hold a key */
   return true;
 }
 

@@ -203,6 +203,9 @@ bool sdp_crypto_print(const sdp_crypto *crypto, char *buf, size_t len);
 /* The first a=crypto of media (offerer's order) that we can use: supported suite, no MKI, no
  * session parameters. false when there is none. */
 bool sdp_crypto_pick(const sdp_media *media, sdp_crypto *out);
+/* Whether an a=crypto value is one sdp_crypto_pick could choose (a suite we support, no MKI,
+ * no session parameters). */
+bool sdp_crypto_usable(const char *value);
 /* The usable a=crypto of media with this tag and suite (an answer must echo one we offered). */
 bool sdp_crypto_find(const sdp_media *media, int tag, sdp_srtp_suite suite, sdp_crypto *out);
 /* A plain SDP (one this module printed) with its audio m-line's profile set to proto

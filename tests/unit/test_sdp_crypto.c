@@ -145,6 +145,41 @@ static void test_pick_skips_mki_unknown_and_session_params(void) {
   free_parsed(s);
 }
 
+/* More a=crypto lines than we keep (4): unusable ones make room for usable ones, extras are
+ * ignored, and the offer is never refused for it. */
+static void test_many_crypto_lines_keep_the_usable_ones(void) {
+  sdp_session *s = parse_text(
+      "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
+      "m=audio 7000 RTP/SAVP 0\r\n"
+      "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:" RFC_KEY RFC_KEY "\r\n"
+      "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|2^20|1:4\r\n"
+      "a=crypto:3 F8_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n"
+      "a=crypto:4 AES_192_CM_HMAC_SHA1_80 inline:" RFC_KEY "\r\n"
+      "a=crypto:5 AES_CM_128_HMAC_SHA1_32 inline:" RFC_KEY "\r\n"
+      "a=crypto:6 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n"
+      "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n");
+  const sdp_media *audio = sdp_audio(s);
+  g_assert_cmpuint(audio->crypto_count, ==, 4);
+  sdp_crypto c;
+  g_assert_true(sdp_crypto_pick(audio, &c));
+  g_assert_cmpint(c.tag, ==, 5); /* the offerer's first usable line */
+  g_assert_true(sdp_crypto_find(audio, 6, SDP_SRTP_AES_CM_128_HMAC_SHA1_80, &c));
+  g_assert_true(sdp_crypto_find(audio, 7, SDP_SRTP_AES_CM_128_HMAC_SHA1_80, &c));
+  g_assert_true(g_str_has_prefix(audio->crypto[0], "4 AES_192")); /* the last unusable one stays */
+  free_parsed(s);
+
+  GString *t = g_string_new("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\n");
+  for (int tag = 1; tag <= 9; tag++)
+    g_string_append_printf(t, "a=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "\r\n", tag);
+  s = parse_text(t->str);
+  g_assert_cmpuint(sdp_audio(s)->crypto_count, ==, 4);
+  g_assert_true(sdp_crypto_pick(sdp_audio(s), &c));
+  g_assert_cmpint(c.tag, ==, 1);
+  g_assert_false(sdp_crypto_find(sdp_audio(s), 5, SDP_SRTP_AES_CM_128_HMAC_SHA1_80, &c));
+  free_parsed(s);
+  g_string_free(t, TRUE);
+}
+
 static const char plain[] = "v=0\r\no=- 5 6 IN IP4 10.0.0.1\r\ns=tabphone\r\nc=IN IP4 10.0.0.1\r\n"
                             "t=0 0\r\nm=audio 20000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n"
                             "a=rtcp:20001\r\na=sendrecv\r\n";
@@ -196,6 +231,7 @@ int main(int argc, char **argv) {
                   test_second_key_and_session_params_are_noticed);
   g_test_add_func("/sdp_crypto/print/round_trip", test_print_parse_round_trip);
   g_test_add_func("/sdp_crypto/pick/skips_unusable", test_pick_skips_mki_unknown_and_session_params);
+  g_test_add_func("/sdp_crypto/many_lines_keep_usable", test_many_crypto_lines_keep_the_usable_ones);
   g_test_add_func("/sdp_crypto/secure/profile_and_lines", test_secure_sets_profile_and_adds_lines);
   g_test_add_func("/sdp_crypto/secure/refusals", test_secure_refuses_bad_input);
   return g_test_run();

@@ -316,6 +316,15 @@ const char *media_engine_fingerprint(const media_engine *engine) { return engine
 
 size_t media_engine_worker_count(const media_engine *engine) { return engine->worker_count; }
 
+unsigned media_engine_port_pairs_in_use(const media_engine *engine) {
+  return atomic_load(&((media_engine *)engine)->pairs_in_use);
+}
+
+unsigned media_engine_port_pairs(const media_engine *engine) {
+  int first = engine->port_min + (engine->port_min & 1); /* even, as rtp_leg_bind counts */
+  return first + 1 <= engine->port_max ? (unsigned)(engine->port_max - first - 1) / 2 + 1 : 0;
+}
+
 size_t media_engine_call_count(const media_engine *engine) {
   return atomic_load(&((media_engine *)engine)->call_count);
 }

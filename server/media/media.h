@@ -35,6 +35,9 @@ void media_engine_free(media_engine *engine);
 /* "AB:CD:...", the SHA-256 fingerprint of the DTLS certificate (for a=fingerprint:sha-256). */
 const char *media_engine_fingerprint(const media_engine *engine);
 size_t media_engine_call_count(const media_engine *engine);
+/* RTP/RTCP port pairs bound by calls now, and how many [media] port_min..port_max holds. */
+unsigned media_engine_port_pairs_in_use(const media_engine *engine);
+unsigned media_engine_port_pairs(const media_engine *engine);
 size_t media_engine_worker_count(const media_engine *engine);
 /* Control thread, when no call has held media for a moment: hands the memory the calls freed
  * back to the system. Each worker thread is replaced by a fresh one (same context, loop and

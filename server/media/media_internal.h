@@ -55,6 +55,7 @@ struct media_engine {
   char *rtp_sdp_host;       /* what goes into the SIP SDP */
   int port_min, port_max;   /* [media] range for the rtp legs' even/odd pairs */
   atomic_uint next_pair;    /* where the next pair search starts (round robin) */
+  atomic_uint pairs_in_use; /* rtp legs bound now (for /metrics) */
   int rtp_timeout_s;        /* [media] rtp_timeout */
   gint64 latch_window_us;   /* [media] latch_window_ms (rtp_leg.c) */
   bool latch_any_source;    /* [media] latch_any_source */
@@ -111,6 +112,7 @@ typedef struct rtp_leg {
   int rtp_fd;
   int rtcp_fd;
   int port;
+  atomic_uint *pairs_in_use; /* the engine's count, released by rtp_leg_close; NULL if unbound */
   GSource *rtp_source;
   GSource *rtcp_source;
   struct sockaddr_storage rtp_remote;

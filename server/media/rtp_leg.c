@@ -124,12 +124,14 @@ bool rtp_leg_bind(rtp_leg *leg, media_engine *engine, char *err, size_t err_len)
     return false;
   }
   int first = engine->port_min + (engine->port_min & 1); /* even */
-  unsigned pairs = first + 1 <= engine->port_max ? (unsigned)(engine->port_max - first - 1) / 2 + 1 : 0;
+  unsigned pairs = media_engine_port_pairs(engine);
   unsigned start = pairs ? atomic_load(&engine->next_pair) % pairs : 0;
   for (unsigned i = 0; i < pairs; i++) {
     unsigned index = (start + i) % pairs;
     if (bind_pair(leg, &address, len, first + 2 * (int)index)) {
       atomic_store(&engine->next_pair, index + 1);
+      atomic_fetch_add(&engine->pairs_in_use, 1);
+      leg->pairs_in_use = &engine->pairs_in_use;
       return true;
     }
     /* In use (by another call or process): try the next pair. Anything else (the address is
@@ -382,4 +384,6 @@ void rtp_leg_close(rtp_leg *leg) {
   if (leg->rtp_fd >= 0) close(leg->rtp_fd);
   if (leg->rtcp_fd >= 0) close(leg->rtcp_fd);
   leg->rtp_fd = leg->rtcp_fd = -1;
+  if (leg->pairs_in_use) atomic_fetch_sub(leg->pairs_in_use, 1);
+  leg->pairs_in_use = NULL;
 }

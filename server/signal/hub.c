@@ -391,10 +391,15 @@ static void metrics_text(void *app, GString *out) {
       "# TYPE tabphone_media_workers gauge\ntabphone_media_workers %zu\n"
       "# HELP tabphone_media_worker_lag_ms Largest smoothed media worker loop lag.\n"
       "# TYPE tabphone_media_worker_lag_ms gauge\ntabphone_media_worker_lag_ms %d\n"
+      "# HELP tabphone_rtp_port_pairs_in_use SIP-side RTP/RTCP port pairs bound by calls.\n"
+      "# TYPE tabphone_rtp_port_pairs_in_use gauge\ntabphone_rtp_port_pairs_in_use %u\n"
+      "# HELP tabphone_rtp_port_pairs RTP/RTCP port pairs in [media] port_min..port_max.\n"
+      "# TYPE tabphone_rtp_port_pairs gauge\ntabphone_rtp_port_pairs %u\n"
       "# HELP tabphone_registrations Server account registrations by state.\n"
       "# TYPE tabphone_registrations gauge\n",
       h->sessions->len, h->calls->len, media_engine_call_count(h->media),
-      media_engine_worker_count(h->media), media_engine_worker_lag_ms(h->media));
+      media_engine_worker_count(h->media), media_engine_worker_lag_ms(h->media),
+      media_engine_port_pairs_in_use(h->media), media_engine_port_pairs(h->media));
   for (int st = 0; st <= REGISTRATION_FAILED; st++)
     g_string_append_printf(out, "tabphone_registrations{state=\"%s\"} %u\n",
                            registration_state_name((registration_state)st), by_state[st]);

@@ -425,6 +425,16 @@ int media_engine_worker_lag_ms(const media_engine *engine) {
   return 0;
 }
 void media_engine_release_memory(media_engine *engine) { (void)engine; }
+unsigned media_engine_port_pairs_in_use(const media_engine *engine) {
+  (void)engine;
+  return 0;
+}
+
+unsigned media_engine_port_pairs(const media_engine *engine) {
+  (void)engine;
+  return 10000;
+}
+
 size_t media_engine_call_count(const media_engine *engine) {
   (void)engine;
   return live_media ? live_media->len : 0;

@@ -104,11 +104,14 @@ test('metrics: Prometheus text with HELP and TYPE for every sample, counters and
       assert.equal(type.get(`tabphone_${name}_total`), 'counter', name);
       assert.equal(samples.get(`tabphone_${name}_total`), 0, `${name} starts at 0`);
     }
-    for (const name of ['tabphone_sessions', 'tabphone_calls', 'tabphone_media_calls', 'tabphone_media_workers']) {
+    for (const name of ['tabphone_sessions', 'tabphone_calls', 'tabphone_media_calls', 'tabphone_media_workers',
+      'tabphone_rtp_port_pairs_in_use', 'tabphone_rtp_port_pairs']) {
       assert.equal(type.get(name), 'gauge', name);
     }
     assert.equal(samples.get('tabphone_calls'), 0);
     assert.ok(samples.get('tabphone_media_workers') >= 1);
+    assert.equal(samples.get('tabphone_rtp_port_pairs_in_use'), 0);
+    assert.equal(samples.get('tabphone_rtp_port_pairs'), 10000); /* 20000-39999 */
     for (const state of ['unregistered', 'registering', 'registered', 'failed']) {
       assert.equal(samples.get(`tabphone_registrations{state="${state}"}`), 0, state);
     }

@@ -56,6 +56,12 @@ async function metric(srv, name) {
   return m ? Number(m[1]) : null;
 }
 
+async function gauge(srv, name) {
+  const r = await fetchRaw(`${srv.httpUrl}/metrics`);
+  const m = r.status === 200 ? r.body.match(new RegExp(`^tabphone_${name} (\\d+)$`, 'm')) : null;
+  return m ? Number(m[1]) : null;
+}
+
 const health = async (srv) => JSON.parse((await fetchRaw(`${srv.httpUrl}/healthz`)).body);
 
 test('RTP ports exhausted: the next call gets 503 no_media_ports, the first goes on, then calls work again', async () => {
@@ -85,8 +91,11 @@ test('RTP ports exhausted: the next call gets 503 no_media_ports, the first goes
     await srv.waitForLog(/INVITE refused with 503: no free RTP port/);
 
     const refusedCount = await metric(srv, 'calls_refused_no_ports');
-    if (refusedCount !== null) assert.equal(refusedCount, 2);
-    else console.log('# /metrics not available in this build: counter not checked');
+    if (refusedCount !== null) {
+      assert.equal(refusedCount, 2);
+      assert.equal(await gauge(srv, 'rtp_port_pairs'), 1);
+      assert.equal(await gauge(srv, 'rtp_port_pairs_in_use'), 1);
+    } else console.log('# /metrics not available in this build: counter not checked');
 
     // The first call is untouched: still up, no BYE went to its far end.
     await sleep(500);
@@ -110,6 +119,9 @@ test('RTP ports exhausted: the next call gets 503 no_media_ports, the first goes
     c.send({ type: 'hangup', call_id: again.call_id });
     await c.next((m) => m.type === 'hangup' && m.call_id === again.call_id);
     await c.close();
+    let inUse = await gauge(srv, 'rtp_port_pairs_in_use');
+    for (let i = 0; i < 20 && inUse; i++) await sleep(100), inUse = await gauge(srv, 'rtp_port_pairs_in_use');
+    if (inUse !== null) assert.equal(inUse, 0, 'the pair is counted free again');
   } finally {
     await first.stop();
     await third.stop();

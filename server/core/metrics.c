@@ -19,7 +19,8 @@ static const metric_info metric_infos[METRIC_COUNT_] = {
   [METRIC_CALLS_OUTBOUND] = {"calls_outbound", "Outbound calls placed (INVITE sent)."},
   [METRIC_CALLS_INBOUND] = {"calls_inbound", "Inbound calls offered to tabs."},
   [METRIC_CALLS_FAILED] = {"calls_failed",
-                            "Calls ended before being answered with a SIP error (4xx-6xx, not 487)."},
+                            "Calls ended before being answered with a SIP error (4xx-6xx, not 487; "
+                            "not an inbound call the tabs rejected)."},
   [METRIC_CALLS_DENIED_DIAL_PLAN] = {"calls_denied_dial_plan", "Calls refused by the dial plan."},
   [METRIC_CALLS_REFUSED_LIMIT] = {"calls_refused_limit", "Calls refused by call limits."},
   [METRIC_CALLS_REFUSED_NO_PORTS] = {"calls_refused_no_ports",

@@ -28,7 +28,7 @@ typedef enum {
   METRIC_WS_ABUSE_CLOSED,        /* sockets closed for repeated abuse */
   METRIC_CALLS_OUTBOUND,         /* INVITEs we sent for tabs */
   METRIC_CALLS_INBOUND,          /* INVITEs accepted for a known account */
-  METRIC_CALLS_FAILED,           /* calls that ended with an error before being answered */
+  METRIC_CALLS_FAILED,           /* calls that ended with an error before being answered (not a tab's reject) */
   METRIC_CALLS_DENIED_DIAL_PLAN,
   METRIC_CALLS_REFUSED_LIMIT,    /* call limits (per session/user/server) */
   METRIC_CALLS_REFUSED_NO_PORTS, /* rtp port range exhausted or workers overloaded */

@@ -57,6 +57,7 @@ struct call {
   unsigned sdp_version;
   gint64 started_us;
   bool ended;
+  bool rejected_by_tabs;   /* every tab said no (reject): not counted as a failed call */
 
   bool local_hold;         /* the tab held the call (our SDP says sendonly) */
   bool remote_hold;        /* the far end holds us (its SDP says sendonly / inactive) */
@@ -138,10 +139,18 @@ static void tell_tabs_hangup(call *c, int code, const char *reason) {
 
 /* Ends the call everywhere: tabs are told, SIP gets BYE/CANCEL (sip_call_free does that), media
  * stops. The hub frees the call from an idle callback, so this is safe inside any listener. */
+/* An inbound call every tab turned down: ended like any other, but not a failure. */
+static void end_rejected_by_tabs(call *c, int code) {
+  c->rejected_by_tabs = true;
+  call_end(c, code, "rejected");
+}
+
 void call_end(call *c, int code, const char *reason) {
   if (c->ended) return;
   c->ended = true;
-  if (!c->answered && code >= 400 && code != 487) metrics_inc(METRIC_CALLS_FAILED);
+  /* Failures are what an operator may need to act on; the tabs' own "no" is not one. */
+  if (!c->answered && code >= 400 && code != 487 && !c->rejected_by_tabs)
+    metrics_inc(METRIC_CALLS_FAILED);
   log_info("call", c->subject, NULL, "ended: %d %s (%.1f s)", code, reason,
            (double)(g_get_monotonic_time() - c->started_us) / 1e6);
   tell_tabs_hangup(c, code, reason);
@@ -972,7 +981,7 @@ void call_on_reject(call *c, session *s, const json_t *request) {
   remove_ringing(c, s);
   if (c->ringing->len > 0) return; /* still ringing elsewhere */
   sip_call_reject(c->sip, code, code == 486 ? "Busy Here" : code == 603 ? "Decline" : "Rejected");
-  call_end(c, code, "rejected");
+  end_rejected_by_tabs(c, code);
 }
 
 void call_on_candidate(call *c, session *s, const json_t *request) {
@@ -1000,7 +1009,7 @@ void call_on_hangup(call *c, session *s, const json_t *request) {
     remove_ringing(c, s);
     if (c->ringing->len == 0 && !c->owner) {
       sip_call_reject(c->sip, 486, "Busy Here");
-      call_end(c, 486, "rejected");
+      end_rejected_by_tabs(c, 486);
     }
     return;
   }

@@ -249,6 +249,34 @@ test('metrics: SIP scanner probes and unknown users are counted', async () => {
   } finally { sock.close(); await srv.stop(); }
 });
 
+test('metrics: an inbound call the tab rejects is not a failed call', async () => {
+  const srv = await startServer({ config: { 'account office': { uri: 'sip:office@127.0.0.1', register: 'no' } } });
+  const sock = dgram.createSocket('udp4');
+  const c = await SignalClient.connect(srv.wsUrl);
+  try {
+    await c.next('welcome');
+    await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+    const port = sock.address().port;
+    const replies = [];
+    sock.on('message', (m) => replies.push(m.toString()));
+    const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
+      `m=audio ${port + 2} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+    sock.send([`INVITE sip:office@127.0.0.1:${srv.sipPort} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-reject-1;rport`, 'Max-Forwards: 70',
+      'From: "Caller" <sip:caller@127.0.0.1>;tag=r1', 'To: <sip:office@127.0.0.1>',
+      'Call-ID: metrics-reject@127.0.0.1', 'CSeq: 1 INVITE', `Contact: <sip:caller@127.0.0.1:${port}>`,
+      'Content-Type: application/sdp', `Content-Length: ${Buffer.byteLength(sdp)}`, '', sdp].join('\r\n'),
+    srv.sipPort, '127.0.0.1');
+    const incoming = await c.next('incoming', 5000);
+    c.send({ type: 'reject', call_id: incoming.call_id });
+    for (let i = 0; i < 60 && !replies.some((r) => r.startsWith('SIP/2.0 486')); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(replies.some((r) => r.startsWith('SIP/2.0 486')), replies.join('\n'));
+    const s = await metrics(srv);
+    assert.equal(s.get('tabphone_calls_inbound_total'), 1);
+    assert.equal(s.get('tabphone_calls_failed_total'), 0);
+  } finally { sock.close(); await c.close(); await srv.stop(); }
+});
+
 /** A UDP registrar that accepts user "good" (200) and refuses everyone else (403). */
 async function fakeRegistrar() {
   const sock = dgram.createSocket('udp4');

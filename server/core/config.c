@@ -30,6 +30,7 @@ typedef enum {
   VALUE_OPT_STRING,  /* char *, "" = NULL */
   VALUE_INT,         /* int within [min, max] */
   VALUE_BOOL,        /* bool: yes/no/true/false/on/off/1/0 */
+  VALUE_BOOL_OR_DEFAULT, /* int: 1/0 as VALUE_BOOL, -1 until set (a [media]/[sip] default applies) */
   VALUE_LIST,        /* char ** NULL-terminated, comma separated */
   VALUE_LISTEN,      /* config_listen */
   VALUE_LISTEN_LIST, /* config_listen * + size_t count right after it */
@@ -138,6 +139,7 @@ static const key_spec key_specs[] = {
     ACC("codecs", VALUE_CODECS, codecs, 0, 0),
     ACC("trusted_sources", VALUE_NETWORKS, trusted_sources, 0, 0),
     ACC("srtp", VALUE_SRTP, srtp, 0, 0),
+    ACC("latch_any_source", VALUE_BOOL_OR_DEFAULT, latch_any_source, 0, 0),
     USR("password_hash", VALUE_PASSWORD_HASH, password_hash, 0, 0),
     USR("accounts", VALUE_LIST, accounts, 0, 0),
     USR("byo_accounts", VALUE_BOOL, byo_accounts, 0, 0),
@@ -359,6 +361,12 @@ static int apply_value(loader *ld, const key_spec *spec, void *object, const cha
     if (!parse_bool(value, (bool *)field))
       return fail(ld, line, spec->key, "'%s' is not yes or no", value);
     return 0;
+  case VALUE_BOOL_OR_DEFAULT: {
+    bool yes;
+    if (!parse_bool(value, &yes)) return fail(ld, line, spec->key, "'%s' is not yes or no", value);
+    *(int *)field = yes;
+    return 0;
+  }
   case VALUE_LIST:
     strv_free(*(char ***)field);
     *(char ***)field = split_list(value);
@@ -437,6 +445,7 @@ static void account_init(config_account *acc, const char *name, int line) {
   acc->transport = SIP_TRANSPORT_UDP;
   acc->do_register = true;
   acc->expires = 600;
+  acc->latch_any_source = -1;
   acc->codecs = g_strdupv((char **)known_codecs);
   acc->line = line;
 }
@@ -629,6 +638,11 @@ static void set_defaults(config *cfg) {
   cfg->browser_codec = g_strdup("auto");
   cfg->opus_complexity = 5;
   cfg->log_level = LOG_INFO;
+}
+
+bool config_latch_any_source(const config *cfg, const config_account *account) {
+  return account && account->latch_any_source >= 0 ? account->latch_any_source == 1
+                                                   : cfg->latch_any_source;
 }
 
 const char *config_srtp_name(config_srtp srtp) {

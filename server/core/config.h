@@ -57,6 +57,7 @@ typedef struct config_account {
   char **trusted_sources; /* INVITEs only from these addresses / CIDR prefixes, NULL-terminated;
                              empty = from anywhere */
   config_srtp srtp;     /* SDES-SRTP toward the SIP side; default off */
+  int latch_any_source; /* 1/0; -1 = as [media] latch_any_source (config_latch_any_source) */
   int line;             /* where the section starts in the file (0 = embedded/env) */
 } config_account;
 
@@ -169,5 +170,9 @@ bool config_user_may_use(const config *cfg, const config_user *user, const char 
 bool config_byo_domain_allowed(const config *cfg, const char *domain);
 
 bool config_listen_is_loopback(const config_listen *listen);
+
+/* Whether the SIP leg of a call through account (NULL = none) may latch to any source: the
+ * account's own latch_any_source, else [media] latch_any_source. */
+bool config_latch_any_source(const config *cfg, const config_account *account);
 
 #endif

@@ -310,6 +310,7 @@ call_media *call_media_new(media_engine *engine, media_mode mode, bool ice_contr
   media->listener = listener;
   media->user_data = user_data;
   media->rtp.rtp_fd = media->rtp.rtcp_fd = -1;
+  atomic_init(&media->latch_any_source, engine->latch_any_source);
   unsigned number = atomic_fetch_add(&engine->next_id, 1) + 1;
   if (label)
     g_strlcpy(media->subject, label, sizeof media->subject);
@@ -374,6 +375,10 @@ void call_media_add_remote_candidate(call_media *media, const char *candidate) {
 
 const char *call_media_rtp_address(const call_media *media) { return media->rtp_address; }
 int call_media_rtp_port(const call_media *media) { return media->rtp_port; }
+
+void call_media_set_latch_any_source(call_media *media, bool any_source) {
+  atomic_store(&media->latch_any_source, any_source);
+}
 
 void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_port,
                                int rtcp_port) {

@@ -139,6 +139,10 @@ void call_media_add_remote_candidate(call_media *media, const char *candidate);
 /* The SIP-side address and RTP port to put into the SIP SDP (RTCP is port + 1). */
 const char *call_media_rtp_address(const call_media *media);
 int call_media_rtp_port(const call_media *media);
+/* Whether the SIP leg may latch to a source other than the host the far end's SDP names (see
+ * rtp_leg.c): [media] latch_any_source unless the call's account says otherwise. Control
+ * thread, before call_media_set_rtp_remote. */
+void call_media_set_latch_any_source(call_media *media, bool any_source);
 /* Where the far end wants RTP/RTCP (from its SDP; may change on re-INVITE). */
 void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_port,
                                int rtcp_port);

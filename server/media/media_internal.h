@@ -208,6 +208,9 @@ struct call_media {
   webrtc_local local;
   char rtp_address[64];
   int rtp_port;
+  /* [media] latch_any_source, or the call's account's (call_media_set_latch_any_source); read
+   * by the worker's rtp leg, hence atomic. */
+  atomic_bool latch_any_source;
 
   /* worker */
   bool destroyed;

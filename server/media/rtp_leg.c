@@ -12,7 +12,8 @@
  * it. Each socket (RTP, RTCP) latches separately:
  * - nothing is accepted before the far end's SDP is known;
  * - a packet may latch only when it comes from the host the SDP named (any port: NATs keep the
- *   address more often than the port), or from anywhere with [media] latch_any_source = yes
+ *   address more often than the port), or from anywhere with latch_any_source = yes ([media]
+ *   or the call's account)
  *   (NATed phones whose SDP names a private address);
  * - the first such packet opens the latch window ([media] latch_window_ms, default 2 s): while
  *   it is open the destination may move to another allowed source that sent 10 packets in a
@@ -191,7 +192,7 @@ static source_verdict check_source(call_media *media, const struct sockaddr_stor
   if (!rtcp && same_address(from, from_len, &leg->stale, leg->stale_len) &&
       !same_address(from, from_len, &leg->sdp_rtp, leg->sdp_rtp_len) && now < leg->stale_until_us)
     return SOURCE_IGNORED;
-  bool allowed = media->engine->latch_any_source || same_host(from, &leg->sdp_rtp);
+  bool allowed = atomic_load(&media->latch_any_source) || same_host(from, &leg->sdp_rtp);
   bool window_open = window_end == 0 || now < window_end;
   if (!allowed || !window_open) return SOURCE_FOREIGN;
   if (!latched) return SOURCE_LATCH;

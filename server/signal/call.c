@@ -356,6 +356,8 @@ static bool create_media(call *c, media_mode mode, bool controlling, char *err, 
   c->media = call_media_new(hub_media_engine(c->hub), mode, controlling, c->subject,
                             on_media_event, c, err,
                             err_len);
+  if (c->media)
+    call_media_set_latch_any_source(c->media, config_latch_any_source(hub_config(c->hub), c->account));
   return c->media != NULL;
 }
 

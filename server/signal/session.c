@@ -727,7 +727,8 @@ static void handle_register_byo(session *s, json_t *request) {
       .name = b->uri, .uri = g_strdup(uri), .username = g_strdup(params.username),
       .password = g_strdup(params.password), .proxy = g_strdup(params.proxy),
       .display_name = g_strdup(params.display_name), .transport = transport,
-      .do_register = true, .expires = params.expires, .codecs = default_codecs()};
+      .do_register = true, .expires = params.expires, .codecs = default_codecs(),
+      .latch_any_source = -1 /* as [media] */};
   char err[256];
   b->reg = registration_new(hub_sip_agent(s->hub), &params, on_byo_event, b, err, sizeof err);
   if (!b->reg) {

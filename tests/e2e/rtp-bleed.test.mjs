@@ -10,6 +10,7 @@ import dgram from 'node:dgram';
 import { startServer, fetchRaw } from '../lib/server.mjs';
 import { startBaresip } from '../lib/baresip.mjs';
 import { sharedBrowser, call, hangup, sleep, near } from './lib/raw-call.mjs';
+import { startRtpRelay } from './lib/rtp-relay.mjs';
 
 const { openTab } = sharedBrowser();
 
@@ -145,6 +146,46 @@ test('inside the latch window neither a foreign host nor another port of the pho
     await hangup(page);
     await page.close();
   } finally {
+    await phone.stop();
+    await srv.stop();
+  }
+});
+
+test('a phone behind NAT (RTP from another host than its SDP names) is heard through an account with latch_any_source = yes only', async () => {
+  // [media] latch_any_source stays "no"; the account "natted" says yes. The relay makes the
+  // phone's RTP arrive from 127.0.0.2 while its SDP names 127.0.0.1.
+  const srv = await startServer({ config: {
+    'account natted': { uri: 'sip:natted@127.0.0.1', register: 'no', latch_any_source: 'yes' } } });
+  const phone = await startBaresip({ toneHz: 880 });
+  const relay = await startRtpRelay(phone.port, { host: '127.0.0.2' });
+  try {
+    const page = await openTab(srv);
+    const target = `sip:phone@127.0.0.1:${relay.sipPort}`;
+    await call(page, target, { callId: 'strict', fromAccount: 'direct' });
+    await sleep(2500);
+    const strict = await levelsAt(page, [880]);
+    const droppedStrict = await foreignDropped(srv);
+    assert.ok(relay.forwarded > 50, `the relay forwarded ${relay.forwarded} packets`);
+    assert.ok(strict[880] < -80, `through the direct account the tab heard 880 Hz at ${strict[880]} dB`);
+    assert.ok(droppedStrict >= relay.forwarded * 0.8, `${droppedStrict} of ${relay.forwarded} counted as foreign`);
+    await hangup(page);
+    await phone.waitFor(/terminated|closed/);
+
+    await sleep(300); // the strict call's last packets are counted too
+    const before = relay.forwarded, droppedBefore = await foreignDropped(srv);
+    await call(page, target, { callId: 'natted', fromAccount: 'natted' });
+    await srv.waitForLog(/\[call natted\].*peer=127\.0\.0\.2:\d+ RTP from the SIP side, latched/);
+    await sleep(1500);
+    const natted = await levelsAt(page, [880]);
+    assert.ok(natted.dominant && near(natted.dominant, 880), `through natted the tab heard ${natted.dominant} Hz`);
+    assert.ok(natted[880] > -60, `880 Hz at ${natted[880]} dB`);
+    assert.equal(await foreignDropped(srv) - droppedBefore, 0, 'nothing dropped on the natted call');
+    console.log(`# strict: 880 Hz ${strict[880].toFixed(1)} dB, ${droppedStrict} dropped; natted: 880 Hz ` +
+      `${natted[880].toFixed(1)} dB, ${relay.forwarded - before} forwarded`);
+    await hangup(page);
+    await page.close();
+  } finally {
+    relay.close();
     await phone.stop();
     await srv.stop();
   }

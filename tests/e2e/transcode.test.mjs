@@ -5,10 +5,10 @@
 // tab a continuous tone. Runs inside the test network namespace (tests/e2e/run.sh).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { startServer } from '../lib/server.mjs';
 import { startBaresip } from '../lib/baresip.mjs';
 import { sharedBrowser, call, acceptIncoming, measure, hangup, sleep, near } from './lib/raw-call.mjs';
+import { startRtpRelay } from './lib/rtp-relay.mjs';
 
 const { openTab } = sharedBrowser();
 const forcedOpus = { media: { browser_codec: 'opus' } };
@@ -127,51 +127,6 @@ test('an inbound PCMU call reaches a browser forced to Opus', { skip: long }, as
   }
 });
 
-/**
- * A UDP relay that sits between tabphone and the phone for the phone's RTP toward tabphone and
- * drops every 20th packet of it. SIP: the INVITE goes to the relay's SIP port, which passes it
- * on to the phone with the SDP's audio port pointing at the relay's RTP socket; the phone's
- * responses come back through the relay (rport), ACK and BYE go straight to its Contact. RTP: from the phone -> tabphone
- * (5 % dropped); from tabphone (it latches to the relay's source) -> the phone.
- */
-async function startLossyRelay(phoneSipPort) {
-  const sip = dgram.createSocket('udp4');
-  const rtp = dgram.createSocket('udp4');
-  await Promise.all([new Promise((r) => sip.bind(0, '127.0.0.1', r)), new Promise((r) => rtp.bind(0, '127.0.0.1', r))]);
-  const relay = { sipPort: sip.address().port, forwarded: 0, dropped: 0, tabphonePort: 0, phone: null };
-  let client = null; /* tabphone's SIP socket, from its requests */
-  sip.on('message', (msg, from) => {
-    if (from.port === phoneSipPort) { /* responses (rport: they come back here) */
-      if (client) sip.send(msg, client.port, client.address);
-      return;
-    }
-    client = from;
-    let text = msg.toString('latin1');
-    const split = text.indexOf('\r\n\r\n');
-    if (text.startsWith('INVITE ') && split > 0) {
-      let body = text.slice(split + 4);
-      body = body.replace(/\r\nm=audio (\d+)/, (_, port) => {
-        relay.tabphonePort = Number(port);
-        return `\r\nm=audio ${rtp.address().port}`;
-      });
-      const head = text.slice(0, split).replace(/\r\n(Content-Length|l)\s*:\s*\d+/i, `\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}`);
-      text = `${head}\r\n\r\n${body}`;
-    }
-    sip.send(Buffer.from(text, 'latin1'), phoneSipPort, '127.0.0.1');
-  });
-  rtp.on('message', (msg, from) => {
-    if (from.port === relay.tabphonePort) {
-      if (relay.phone) rtp.send(msg, relay.phone.port, relay.phone.address);
-      return;
-    }
-    relay.phone = from;
-    if (++relay.forwarded % 20 === 10) { relay.dropped++; return; }
-    rtp.send(msg, relay.tabphonePort, '127.0.0.1');
-  });
-  relay.close = () => { sip.close(); rtp.close(); };
-  return relay;
-}
-
 /** Samples the tab's received audio every 20 ms for ms: how many windows were near silent. */
 function continuity(page, ms = 2000) {
   return page.evaluate(async (ms) => {
@@ -200,7 +155,7 @@ function continuity(page, ms = 2000) {
 test('5 % packet loss on the SIP side still gives the tab a continuous tone', { skip: long }, async () => {
   const srv = await startServer({ config: forcedOpus });
   const phone = await startBaresip({ toneHz: 880, codecs: 'PCMU' });
-  const relay = await startLossyRelay(phone.port);
+  const relay = await startRtpRelay(phone.port, { dropEvery: 20 });
   try {
     const page = await openTab(srv);
     const answered = await call(page, `sip:phone@127.0.0.1:${relay.sipPort}`);

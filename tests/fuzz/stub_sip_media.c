@@ -508,6 +508,11 @@ int call_media_rtp_port(const call_media *media) {
   return 40000;
 }
 
+void call_media_set_latch_any_source(call_media *media, bool any_source) {
+  (void)media;
+  (void)any_source;
+}
+
 void call_media_set_rtp_remote(call_media *media, const char *address, int rtp_port,
                                int rtcp_port) {
   (void)media;

@@ -355,6 +355,32 @@ static void test_abuse_limits_defaults_and_keys(fixture *f, gconstpointer d) {
   config_free(&cfg);
 }
 
+/* latch_any_source: [media] is the default, an account may say otherwise either way. */
+static void test_latch_any_source_per_account(fixture *f, gconstpointer d) {
+  (void)d;
+  config cfg;
+  char err[512] = "";
+  const char *body = "[account nat]\nuri = sip:nat@h\nlatch_any_source = yes\n"
+                     "[account plain]\nuri = sip:plain@h\n"
+                     "[account strict]\nuri = sip:strict@h\nlatch_any_source = no\n";
+  g_assert_true(load(f, body, NULL, &cfg, err));
+  g_assert_true(config_latch_any_source(&cfg, config_find_account(&cfg, "nat")));
+  g_assert_false(config_latch_any_source(&cfg, config_find_account(&cfg, "plain")));
+  g_assert_false(config_latch_any_source(&cfg, config_find_account(&cfg, "strict")));
+  g_assert_false(config_latch_any_source(&cfg, NULL));
+  config_free(&cfg);
+  char *with_media = g_strconcat("[media]\nlatch_any_source = yes\n", body, NULL);
+  g_assert_true(load(f, with_media, NULL, &cfg, err));
+  g_assert_true(config_latch_any_source(&cfg, config_find_account(&cfg, "plain")));
+  g_assert_false(config_latch_any_source(&cfg, config_find_account(&cfg, "strict")));
+  g_assert_true(config_latch_any_source(&cfg, config_find_account(&cfg, "direct")));
+  g_assert_true(config_latch_any_source(&cfg, NULL));
+  config_free(&cfg);
+  g_free(with_media);
+  g_assert_false(load(f, "[account a]\nuri = sip:a@h\nlatch_any_source = sometimes\n", NULL, &cfg, err));
+  g_assert_nonnull(strstr(err, "key 'latch_any_source': 'sometimes' is not yes or no"));
+}
+
 static void test_abuse_limits_bad_values(fixture *f, gconstpointer d) {
   (void)d;
   config cfg;
@@ -391,6 +417,7 @@ int main(int argc, char **argv) {
   ADD(media_bad_values_are_explained);
   ADD(abuse_limits_defaults_and_keys);
   ADD(abuse_limits_bad_values);
+  ADD(latch_any_source_per_account);
   ADD(turn_password_is_never_echoed);
   ADD(media_environment_overrides);
   return g_test_run();

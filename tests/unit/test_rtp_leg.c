@@ -27,6 +27,7 @@ static void setup(fixture *f, bool any_source, int window_ms) {
   f->worker.context = g_main_context_new();
   f->media = g_new0(call_media, 1);
   f->media->engine = &f->engine;
+  atomic_init(&f->media->latch_any_source, any_source);
   f->media->worker = &f->worker;
   g_strlcpy(f->media->subject, "call test", sizeof f->media->subject);
   char err[128];

@@ -103,6 +103,8 @@ typedef struct srtp_leg {
   srtp_t inbound;
   srtp_t outbound;
   bool ready;
+  bool rekeyed;             /* the last srtp_leg_start kept the running streams' indexes */
+  int profile_id;
   const char *profile_name; /* static string */
 } srtp_leg;
 

@@ -368,7 +368,8 @@ bool rtp_leg_set_srtp(call_media *media, int profile_id, const uint8_t *local_ke
     return false;
   }
   leg->srtp_required = true;
-  log_info("media", media->subject, NULL, "SIP leg keyed (SDES, %s)", leg->srtp.profile_name);
+  log_info("media", media->subject, NULL, "SIP leg %s (SDES, %s)",
+           leg->srtp.rekeyed ? "re-keyed, packet indexes kept" : "keyed", leg->srtp.profile_name);
   return true;
 }
 

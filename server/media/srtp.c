@@ -44,8 +44,11 @@ static bool set_crypto(srtp_policy_t *policy, int profile_id) {
   return false;
 }
 
-static bool create_session(srtp_t *session, int profile_id, const uint8_t *key,
-                           const uint8_t *salt, srtp_ssrc_type_t direction) {
+/* Creates *session, or (update) re-keys the existing one: srtp_update keeps each stream's
+ * rollover counter, which a re-key must not reset (RFC 4568 7.1.4: the far end's packet index
+ * goes on across a new master key, so would ours have to). */
+static bool key_session(srtp_t *session, bool update, int profile_id, const uint8_t *key,
+                        const uint8_t *salt, srtp_ssrc_type_t direction) {
   srtp_policy_t policy;
   memset(&policy, 0, sizeof policy);
   if (!set_crypto(&policy, profile_id)) return false;
@@ -57,23 +60,50 @@ static bool create_session(srtp_t *session, int profile_id, const uint8_t *key,
   policy.key = master;
   policy.window_size = 1024;
   policy.allow_repeat_tx = 1;
-  bool ok = srtp_create(session, &policy) == srtp_err_status_ok;
+  bool ok = (update ? srtp_update(*session, &policy) : srtp_create(session, &policy)) ==
+            srtp_err_status_ok;
   OPENSSL_cleanse(master, sizeof master);
   return ok;
+}
+
+static bool create_session(srtp_t *session, int profile_id, const uint8_t *key,
+                           const uint8_t *salt, srtp_ssrc_type_t direction) {
+  return key_session(session, false, profile_id, key, salt, direction);
+}
+
+static void name_profile(srtp_leg *leg, int profile_id) {
+  leg->profile_id = profile_id;
+  leg->profile_name = profile_id == SRTP_AEAD_AES_128_GCM   ? "SRTP_AEAD_AES_128_GCM"
+                     : profile_id == SRTP_AES128_CM_SHA1_32 ? "SRTP_AES128_CM_SHA1_32"
+                                                            : "SRTP_AES128_CM_SHA1_80";
+}
+
+/* New keys, same suite, on a running leg: both sessions keep their streams' packet indexes. */
+static bool rekey(srtp_leg *leg, int profile_id, const uint8_t *local_key,
+                  const uint8_t *local_salt, const uint8_t *remote_key,
+                  const uint8_t *remote_salt) {
+  return leg->ready && leg->profile_id == profile_id &&
+         key_session(&leg->outbound, true, profile_id, local_key, local_salt,
+                     ssrc_any_outbound) &&
+         key_session(&leg->inbound, true, profile_id, remote_key, remote_salt, ssrc_any_inbound);
 }
 
 bool srtp_leg_start(srtp_leg *leg, int profile_id, const uint8_t *local_key,
                     const uint8_t *local_salt, const uint8_t *remote_key,
                     const uint8_t *remote_salt) {
+  if (rekey(leg, profile_id, local_key, local_salt, remote_key, remote_salt)) {
+    leg->rekeyed = true;
+    return true;
+  }
+  /* First keys, another suite, or libsrtp refused the update: sessions anew. */
+  leg->rekeyed = false;
   srtp_leg_stop(leg);
   if (!create_session(&leg->outbound, profile_id, local_key, local_salt, ssrc_any_outbound) ||
       !create_session(&leg->inbound, profile_id, remote_key, remote_salt, ssrc_any_inbound)) {
     srtp_leg_stop(leg);
     return false;
   }
-  leg->profile_name = profile_id == SRTP_AEAD_AES_128_GCM   ? "SRTP_AEAD_AES_128_GCM"
-                     : profile_id == SRTP_AES128_CM_SHA1_32 ? "SRTP_AES128_CM_SHA1_32"
-                                                            : "SRTP_AES128_CM_SHA1_80";
+  name_profile(leg, profile_id);
   leg->ready = true;
   return true;
 }

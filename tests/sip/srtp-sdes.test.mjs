@@ -130,6 +130,8 @@ test('in the dialog: a far end re-key is followed, and our answers and hold offe
   try {
     assert.equal(result.type, 'answered', JSON.stringify(result));
     await srv.waitForLog(/the far end changed its SRTP key: SIP leg re-keyed/);
+    // In place: the streams' packet indexes (rollover counters) go on under the new key.
+    await srv.waitForLog(/SIP leg re-keyed, packet indexes kept \(SDES, SRTP_AES128_CM_SHA1_80\)/);
     const held = await c.request({ type: 'hold', call_id: 'c1' }, 8000);
     assert.equal(held.state, 'held', JSON.stringify(held));
     c.send({ type: 'hangup', call_id: 'c1' });

@@ -148,9 +148,16 @@ async function startServerOnce({ config = {}, env = {}, readyTimeoutMs = 10000 }
     },
     async stop(signal = 'SIGTERM', ms = 15000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const t = setTimeout(() => child.kill('SIGKILL'), ms);
+      let forced = false;
+      const t = setTimeout(() => { forced = true; child.kill('SIGKILL'); }, ms);
       const r = await exited;
       clearTimeout(t);
+      // A server that had to be killed hid whatever it would have reported at exit (LeakSanitizer
+      // runs at exit), and a shutdown that hangs is a bug of its own.
+      if (forced && signal !== 'SIGKILL' && !srv.stopForced) {
+        srv.stopForced = true;
+        throw new Error(`tabphone did not exit within ${ms} ms of ${signal}: killed\n--- log tail ---\n${log.slice(-6000)}`);
+      }
       // Every test doubles as a memory check when the server is a sanitizer build: a leak,
       // a use-after-free or undefined behaviour anywhere in its life fails the test.
       const report = log.match(/(ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:)[^\n]*/);
